@@ -1,0 +1,30 @@
+/** The command line: the only place that sees every layer. */
+import { mountCommand } from './mount.js';
+import { usage } from './usage.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'mount':
+      return mountCommand(rest);
+    case undefined:
+    case 'help':
+    case '-h':
+    case '--help':
+      process.stdout.write(usage.main);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`taskfs: unknown command ${JSON.stringify(command)}\n${usage.main}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`taskfs: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

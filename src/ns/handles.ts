@@ -1,0 +1,41 @@
+/**
+ * Open-file objects shared by every synthetic file: a snapshot of text made
+ * once per open (a reader never sees a torn line), and the refusals.
+ */
+import { FsError } from './errors.js';
+import type { OpenFile } from './types.js';
+
+export type WriteHandler = (data: Buffer, offset: number, signal?: AbortSignal) => Promise<void> | void;
+
+export interface TextHandleOptions {
+  /** Text served to readers, made once when the handle opens. */
+  text?: string | Buffer;
+  /** Writes go here; absent means the file is read only. */
+  write?: WriteHandler;
+  onClose?: () => Promise<void> | void;
+}
+
+export function textHandle(opts: TextHandleOptions): OpenFile {
+  const content = typeof opts.text === 'string' ? Buffer.from(opts.text) : opts.text ?? Buffer.alloc(0);
+  let closed = false;
+  return {
+    async read(offset, count) {
+      return content.subarray(Math.min(offset, content.length), Math.min(offset + count, content.length));
+    },
+    async write(data, offset, signal) {
+      if (!opts.write) throw new FsError('EACCES', 'permission denied: read only');
+      await opts.write(data, offset, signal);
+      return data.length;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await opts.onClose?.();
+    },
+  };
+}
+
+/** Text of a write: ctl verbs and settings are text, at most one line set per write. */
+export function writeText(data: Buffer): string {
+  return data.toString('utf8');
+}

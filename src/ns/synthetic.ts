@@ -1,0 +1,97 @@
+/**
+ * Building blocks for synthetic trees: a file whose behaviour is a function
+ * table, a directory listing generated on demand, and a rename wrapper for
+ * binding one tree's directory under another name (a bound child session).
+ */
+import { FsError } from './errors.js';
+import { DMDIR, QTDIR, QTFILE, type FileStat, type Node, type OpenFile, type OpenMode, type Qid } from './types.js';
+
+const bootTime = Math.floor(Date.now() / 1000);
+const uid = process.env.USER ?? String(process.getuid?.() ?? 'none');
+
+export function qid(path: bigint, dir = false): Qid {
+  if (path === 0n) throw new Error('qid.path 0 is reserved');
+  return { type: dir ? QTDIR : QTFILE, version: 0, path };
+}
+
+export function makeStat(name: string, q: Qid, perm: number, length = 0): FileStat {
+  const dir = (q.type & QTDIR) !== 0;
+  return { name, qid: q, mode: (dir ? DMDIR : 0) | perm, length, mtime: bootTime, uid, gid: uid };
+}
+
+export interface FileSpec {
+  name: string;
+  qidPath: bigint;
+  perm: number;
+  open(mode: OpenMode): Promise<OpenFile> | OpenFile;
+  /** Growing output files report their spooled length (tail -f needs it). */
+  length?(): number | Promise<number>;
+  truncate?(): Promise<void> | void;
+}
+
+export class SyntheticFile implements Node {
+  constructor(private readonly spec: FileSpec) {}
+
+  async stat(): Promise<FileStat> {
+    return makeStat(this.spec.name, qid(this.spec.qidPath), this.spec.perm, (await this.spec.length?.()) ?? 0);
+  }
+
+  async open(mode: OpenMode): Promise<OpenFile> {
+    checkPermission(this.spec.name, this.spec.perm, mode);
+    return this.spec.open(mode);
+  }
+
+  async truncate(): Promise<void> {
+    await this.spec.truncate?.();
+  }
+}
+
+/** Refuse modes no permission bit grants: reading stdin, writing status. */
+export function checkPermission(name: string, perm: number, mode: OpenMode): void {
+  if (mode.read && (perm & 0o444) === 0) throw new FsError('EACCES', `${name}: permission denied: write only`);
+  if (mode.write && (perm & 0o222) === 0) throw new FsError('EACCES', `${name}: permission denied: read only`);
+}
+
+export interface DirSpec {
+  name: string;
+  qidPath: bigint;
+  perm?: number;
+  /** The entries, in listing order. Called on every walk and listing. */
+  entries(): Promise<ReadonlyArray<readonly [string, Node]>> | ReadonlyArray<readonly [string, Node]>;
+  remove?(): Promise<void>;
+}
+
+export class SyntheticDir implements Node {
+  constructor(private readonly spec: DirSpec) {
+    if (spec.remove) this.remove = spec.remove;
+  }
+
+  remove?: () => Promise<void>;
+
+  async stat(): Promise<FileStat> {
+    return makeStat(this.spec.name, qid(this.spec.qidPath, true), this.spec.perm ?? 0o555);
+  }
+
+  async walk(name: string): Promise<Node | undefined> {
+    for (const [entryName, node] of await this.spec.entries()) if (entryName === name) return node;
+    return undefined;
+  }
+
+  async list(): Promise<FileStat[]> {
+    const entries = await this.spec.entries();
+    return Promise.all(entries.map(async ([name, node]) => ({ ...(await node.stat()), name })));
+  }
+}
+
+/** `node` seen under another name: stat reports `name`, the rest passes through. */
+export function renamed(node: Node, name: string): Node {
+  const wrapper: Node = {
+    stat: async () => ({ ...(await node.stat()), name }),
+  };
+  if (node.walk) wrapper.walk = (n) => node.walk!(n);
+  if (node.list) wrapper.list = () => node.list!();
+  if (node.open) wrapper.open = (m) => node.open!(m);
+  if (node.remove) wrapper.remove = () => node.remove!();
+  if (node.truncate) wrapper.truncate = () => node.truncate!();
+  return wrapper;
+}

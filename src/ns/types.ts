@@ -1,0 +1,78 @@
+/**
+ * The protocol-neutral file tree that both front ends (FUSE, 9P) serve and
+ * that the 9P client presents for a remote node. Nothing here knows FUSE,
+ * 9P or processes.
+ *
+ * Contracts (the front ends check these before calling in):
+ * - `walk` and `list` are only called on directories, `open` only on files.
+ * - `open` is called with a mode the file's permission bits allow for
+ *   someone; the file itself refuses what it cannot do (EACCES).
+ * - `read`/`write` on an OpenFile are only called between open and close.
+ */
+
+/** Plan 9 qid type bits. */
+export const QTDIR = 0x80;
+export const QTFILE = 0x00;
+/** Plan 9 mode bit for directories (also used in FileStat.mode). */
+export const DMDIR = 0x80000000;
+
+export interface Qid {
+  type: number;
+  version: number;
+  /** Unique per file for the life of the server, never 0. */
+  path: bigint;
+}
+
+export interface FileStat {
+  name: string;
+  qid: Qid;
+  /** DMDIR | permission bits (0o777). */
+  mode: number;
+  /** 0 for synthetic files; output files report bytes spooled so far. */
+  length: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  uid: string;
+  gid: string;
+}
+
+export interface OpenMode {
+  read: boolean;
+  write: boolean;
+  /** O_TRUNC / OTRUNC: synthetic files treat it as a no-op. */
+  truncate?: boolean;
+}
+
+export interface Node {
+  stat(): Promise<FileStat>;
+  /** Directories: the child called `name`, or undefined. */
+  walk?(name: string): Promise<Node | undefined>;
+  /** Directories: stats of every child, in listing order. */
+  list?(): Promise<FileStat[]>;
+  /** Files: open for I/O. */
+  open?(mode: OpenMode): Promise<OpenFile>;
+  /** Remove this node (rmdir of a session); absent means EPERM. */
+  remove?(): Promise<void>;
+  /**
+   * Truncate to length 0 (`echo x > file` asks for it before writing, 9P as
+   * OTRUNC or a wstat of length 0). Absent means a no-op: synthetic files
+   * have no length to cut.
+   */
+  truncate?(): Promise<void>;
+}
+
+export interface OpenFile {
+  /**
+   * Bytes at `offset`, at most `count`; an empty buffer is EOF. May wait for
+   * data; when `signal` aborts, rejects with EINTR and consumes nothing.
+   */
+  read(offset: number, count: number, signal?: AbortSignal): Promise<Buffer>;
+  /** Accepts all of `data` or throws; returns the count written. */
+  write(data: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
+  /** Called once; the handle is dead after it. */
+  close(): Promise<void>;
+}
+
+export function isDir(stat: FileStat): boolean {
+  return (stat.mode & DMDIR) !== 0;
+}

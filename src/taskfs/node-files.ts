@@ -1,0 +1,82 @@
+/**
+ * The node's root directory (SPEC section 1): clone, ctl, arch, status,
+ * env, ns, fs/, nodes/, and a directory per session.
+ */
+import { FsError } from '../ns/errors.js';
+import { textHandle } from '../ns/handles.js';
+import { SyntheticDir, SyntheticFile } from '../ns/synthetic.js';
+import type { Node, OpenFile } from '../ns/types.js';
+import { tokenize } from './quote.js';
+import { sessionDir } from './session-files.js';
+import { validateSetting } from './settings.js';
+import type { TaskNode } from './node.js';
+import createDebug from 'debug';
+
+/** Qid paths of the node's own files: session qids start at serial 1. */
+const enum Q { Root = 1, Clone, Ctl, Arch, Status, Env, Ns, Fs, Nodes }
+
+export function nodeRoot(node: TaskNode): Node {
+  const file = (name: string, q: Q, perm: number, open: (truncate: boolean) => Promise<OpenFile> | OpenFile, truncate?: () => void) =>
+    [name, new SyntheticFile({ name, qidPath: BigInt(q), perm, open: (m) => open(!!m.truncate), truncate })] as const;
+
+  const top = [
+    file('clone', Q.Clone, 0o666, () => node.openClone().handle),
+    file('ctl', Q.Ctl, 0o660, () => textHandle({ text: node.settings(), write: (d) => nodeCtl(node, d.toString()) })),
+    file('arch', Q.Arch, 0o444, () => textHandle({ text: `${node.os} ${node.machine}\n` })),
+    file('status', Q.Status, 0o444, () => textHandle({ text: node.capacity() })),
+    file('env', Q.Env, 0o660, (truncate) => {
+      if (truncate) node.envText = '';
+      return textHandle({
+        text: node.envText,
+        write: (d) => {
+          const next = node.envText + d.toString();
+          validateSetting('env', next);
+          node.envText = next;
+        },
+      });
+    }, () => void (node.envText = '')),
+    file('ns', Q.Ns, 0o660, () => textHandle({ text: '', write: (d) => nodeCtl(node, d.toString()) })),
+    ['fs', new SyntheticDir({ name: 'fs', qidPath: BigInt(Q.Fs), entries: () => [] })] as const,
+    ['nodes', new SyntheticDir({ name: 'nodes', qidPath: BigInt(Q.Nodes), entries: () => [] })] as const,
+  ];
+
+  // Session directories are made once per session and kept with it.
+  const dirs = new WeakMap<object, Node>();
+  return new SyntheticDir({
+    name: '/',
+    qidPath: BigInt(Q.Root),
+    entries: () => [
+      ...top,
+      ...[...node.sessions.values()]
+        .sort((a, b) => a.id - b.id)
+        .map((s) => {
+          let dir = dirs.get(s);
+          if (!dir) dirs.set(s, (dir = sessionDir(s, String(s.id))));
+          return [String(s.id), dir] as const;
+        }),
+    ],
+  });
+}
+
+/** Node ctl verbs: debug N; mount and unmount of child nodes. */
+async function nodeCtl(node: TaskNode, text: string): Promise<void> {
+  for (const line of text.split('\n')) {
+    const words = tokenize(line);
+    if (words.length === 0) continue;
+    const [verb, ...args] = words;
+    switch (verb) {
+      case 'debug': {
+        if (args.length !== 1 || !/^\d+$/.test(args[0]!)) throw new FsError('EINVAL', 'usage: debug N');
+        node.debug = Number(args[0]);
+        if (node.debug > 0) createDebug.enable('taskfs:*');
+        else createDebug.disable();
+        break;
+      }
+      case 'mount':
+      case 'unmount':
+        throw new FsError('ENOSYS', `${verb}: child nodes over 9P are not supported by this node yet`);
+      default:
+        throw new FsError('EINVAL', `unknown node ctl verb: ${verb!.slice(0, 40)}`);
+    }
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The session directory (SPEC section 1): its files, in the spirit of a
+ * Plan 9 dirtab, then the bound children as 0, 1, ... Each open is counted
+ * on the session (status excepted), and each file's I/O is one small
+ * function of the session.
+ */
+import { FsError } from '../ns/errors.js';
+import { textHandle } from '../ns/handles.js';
+import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
+import type { Node, OpenFile, OpenMode } from '../ns/types.js';
+import { mergeLines } from './merge.js';
+import type { Run } from './run.js';
+import type { Session } from './session.js';
+import type { SettingName } from './settings.js';
+import { ctlWrite } from './verbs.js';
+import type { Spool } from '../exec/spool.js';
+
+type OutputName = 'stdout' | 'stderr' | 'wait';
+
+interface FileEntry {
+  name: string;
+  perm: number;
+  open(s: Session, mode: OpenMode): Promise<OpenFile> | OpenFile;
+  /** Reading status does not count as an open. */
+  uncounted?: boolean;
+  length?(s: Session): number | Promise<number>;
+  truncate?(s: Session): Promise<void>;
+}
+
+const setting = (name: SettingName): FileEntry => ({
+  name,
+  perm: 0o660,
+  open: (s, mode) => {
+    // OTRUNC (9P) clears, like the truncate FUSE sends for `>`.
+    const cleared = mode.truncate ? s.setText(name, '', false) : Promise.resolve();
+    return cleared.then(() => textHandle({
+      text: s.text[name],
+      write: async (data) => {
+        await s.setText(name, data.toString(), true).catch((err) => {
+          s.lastError = (err as Error).message;
+          throw err;
+        });
+      },
+    }));
+  },
+  truncate: (s) => s.setText(name, '', false),
+});
+
+const output = (name: 'stdout' | 'stderr'): FileEntry => ({
+  name,
+  perm: 0o444,
+  open: (s) => outputHandle(s, name),
+  length: (s) => outputLength(s, name),
+});
+
+export const sessionFiles: readonly FileEntry[] = [
+  {
+    name: 'ctl',
+    perm: 0o660,
+    open: (s) => textHandle({ text: String(s.id), write: (data) => ctlWrite(s, data.toString()) }),
+  },
+  setting('args'),
+  setting('env'),
+  setting('ns'),
+  { name: 'stdin', perm: 0o222, open: (s) => stdinHandle(s) },
+  output('stdout'),
+  output('stderr'),
+  {
+    name: 'stdio',
+    perm: 0o660,
+    open: async (s, mode) => {
+      const out = mode.read ? await outputHandle(s, 'stdout') : undefined;
+      const inp = mode.write ? await stdinHandle(s) : undefined;
+      return {
+        read: (o, n, sig) => (out ? out.read(o, n, sig) : Promise.reject(new FsError('EBADF', 'not open for reading'))),
+        write: (d, o, sig) => (inp ? inp.write(d, o, sig) : Promise.reject(new FsError('EBADF', 'not open for writing'))),
+        close: async () => {
+          await Promise.allSettled([out?.close(), inp?.close()]);
+        },
+      };
+    },
+    length: (s) => outputLength(s, 'stdout'),
+  },
+  { name: 'status', perm: 0o444, uncounted: true, open: async (s) => textHandle({ text: await s.status() }) },
+  { name: 'wait', perm: 0o444, open: (s) => outputHandle(s, 'wait') },
+  { name: 'topology', perm: 0o444, open: (s) => textHandle({ text: s.topology() }) },
+  { name: 'err', perm: 0o444, open: (s) => textHandle({ text: s.lastError }) },
+];
+
+/** Qid path of file `index` of session `serial` (index 0 is the directory). */
+export function sessionQid(serial: number, index: number): bigint {
+  return (BigInt(serial) << 8n) | BigInt(index);
+}
+
+export function sessionDir(session: Session, name: string): Node {
+  const files = sessionFiles.map((f, i) => [
+    f.name,
+    new SyntheticFile({
+      name: f.name,
+      qidPath: sessionQid(session.serial, i + 1),
+      perm: f.perm,
+      open: (mode) => counted(session, f, mode),
+      length: f.length ? () => f.length!(session) : undefined,
+      truncate: f.truncate ? () => f.truncate!(session) : undefined,
+    }),
+  ] as const);
+  return new SyntheticDir({
+    name,
+    qidPath: sessionQid(session.serial, 0),
+    entries: () => [...files, ...session.children.map((c, i) => [String(i), renamed(c.dir, String(i))] as const)],
+    remove: async () => {
+      if (session.boundIn) throw new FsError('EBUSY', `session ${session.id} is bound into session ${session.boundIn.parent.id}`);
+      await session.remove();
+    },
+  });
+}
+
+async function counted(session: Session, file: FileEntry, mode: OpenMode): Promise<OpenFile> {
+  if (session.removed) throw new FsError('ENOENT', `session ${session.id} has been removed`);
+  const handle = await file.open(session, mode);
+  if (file.uncounted) return handle;
+  const kind = file.name === 'ctl' ? 'ctl' : 'file';
+  session.opened(kind);
+  let closed = false;
+  return {
+    read: (o, n, sig) => handle.read(o, n, sig),
+    write: (d, o, sig) => handle.write(d, o, sig),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+      await session.closed(kind);
+    },
+  };
+}
+
+/** A leaf reads its run's spool; an inner session merges its children's files. */
+async function outputHandle(session: Session, name: OutputName): Promise<OpenFile> {
+  if (session.isInner) return mergeLines(await openChildren(session, name, { read: true, write: false }));
+  let run: Run | undefined = session.run;
+  const spool = async (signal?: AbortSignal): Promise<Spool | undefined> => {
+    run ??= await session.awaitRun(signal);
+    return run?.[name];
+  };
+  return {
+    read: async (offset, count, signal) => (await spool(signal))?.read(offset, count, signal) ?? Buffer.alloc(0),
+    write: async () => {
+      throw new FsError('EACCES', 'permission denied: read only');
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Bytes spooled so far, summed over the leaves: `tail -f` follows a growing size. */
+async function outputLength(session: Session, name: 'stdout' | 'stderr'): Promise<number> {
+  if (!session.isInner) return session.run?.[name].length ?? 0;
+  const sizes = await Promise.all(session.children.map(async (c) => (await (await c.dir.walk?.(name))?.stat())?.length ?? 0));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+async function stdinHandle(session: Session): Promise<OpenFile> {
+  const children = session.isInner ? await openChildren(session, 'stdin', { read: false, write: true }) : undefined;
+  return {
+    read: async () => {
+      throw new FsError('EACCES', 'permission denied: write only');
+    },
+    write: async (data) => {
+      await session.writeStdin(data, children);
+      return data.length;
+    },
+    close: async () => {
+      await Promise.allSettled((children ?? []).map((c) => c.close()));
+    },
+  };
+}
+
+async function openChildren(session: Session, name: string, mode: OpenMode): Promise<OpenFile[]> {
+  const opened: OpenFile[] = [];
+  try {
+    for (const child of session.children) {
+      const node = await child.dir.walk?.(name);
+      if (!node?.open) throw new FsError('EIO', `child has no ${name}`);
+      opened.push(await node.open(mode));
+    }
+    return opened;
+  } catch (err) {
+    await Promise.allSettled(opened.map((f) => f.close()));
+    throw err;
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * A session: either a leaf that runs one process at a time (after `res 0`,
+ * or an `exec` with no reservation), or an inner session whose reservation
+ * is a list of bound children it drives through their files.
+ */
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { stat } from 'node:fs/promises';
+import createDebug from 'debug';
+import { FsError, asFsError } from '../ns/errors.js';
+import type { OpenFile } from '../ns/types.js';
+import { signalNumber } from '../exec/signals.js';
+import { leafCount, readChildFile, type Child } from './child.js';
+import { quote, tokenize } from './quote.js';
+import { Run } from './run.js';
+import { parseEnv, validateSetting, type SettingName } from './settings.js';
+import type { TaskNode } from './node.js';
+
+const log = createDebug('taskfs:session');
+
+export type SessionState = 'Unreserved' | 'Closed' | 'Execute' | 'Done' | 'Fail' | 'Lost';
+
+export interface ResRequest {
+  count: number;
+  grow: boolean;
+  os: string;
+  machine: string;
+}
+
+export class Session {
+  private reservation: 'none' | 'self' | 'children' = 'none';
+  children: Child[] = [];
+  run?: Run;
+  private runs = 0;
+  private runWaiters = new Set<() => void>();
+  /** Set once released: an emptied session shows `Closed`. */
+  private released = false;
+  removed = false;
+
+  /** Open handles on this session's files, status excluded (the OPENS column). */
+  opens = 0;
+  private ctlOpens = 0;
+  private cloneOpens = 0;
+  /** Where this session is bound, when a local parent holds it. */
+  boundIn?: { parent: Session; index: number };
+
+  dir?: string;
+  nice?: number;
+  killOnClose = false;
+  rank = 0;
+  size = 1;
+  /** A parent said where this session's leaves stand (`rank`). */
+  private rankGiven = false;
+  readonly text: Record<SettingName, string> = { args: '', env: '', ns: '' };
+  lastError = '';
+
+  private splices = new AbortController();
+  private pendingStdin: Buffer[] = [];
+  private pendingEof = false;
+  private stdinChain: Promise<void> = Promise.resolve();
+
+  constructor(readonly node: TaskNode, readonly id: number, readonly serial: number) {}
+
+  get state(): SessionState {
+    if (this.reservation === 'none') return this.released ? 'Closed' : 'Unreserved';
+    return this.run?.state ?? 'Closed';
+  }
+
+  get isInner(): boolean {
+    return this.reservation === 'children';
+  }
+
+  /** True when closing the owner must kill or release something. */
+  private get holdsSomething(): boolean {
+    return this.reservation !== 'none' || this.run !== undefined;
+  }
+
+  /** A Closed session nobody looks at may be handed out again by clone. */
+  get reusable(): boolean {
+    return this.released && this.reservation === 'none' && this.opens === 0 && !this.boundIn;
+  }
+
+  // ---- handles and lifetime -------------------------------------------
+
+  opened(kind: 'file' | 'ctl' | 'clone'): void {
+    this.opens++;
+    if (kind !== 'file') this.ctlOpens++;
+    if (kind === 'clone') this.cloneOpens++;
+  }
+
+  async closed(kind: 'file' | 'ctl' | 'clone'): Promise<void> {
+    this.opens--;
+    if (kind !== 'file') this.ctlOpens--;
+    if (kind === 'clone') this.cloneOpens--;
+    if (kind === 'clone' && this.cloneOpens === 0 && this.holdsSomething && !this.removed) {
+      log('session %d: clone handle closed, releasing', this.id);
+      await this.release();
+    } else if (kind !== 'file' && this.ctlOpens === 0 && this.killOnClose) {
+      await this.kill();
+    }
+  }
+
+  /** Kill, release every child, drop the run: the session is empty and Closed. */
+  async release(): Promise<void> {
+    const children = this.children;
+    this.children = [];
+    const run = this.run;
+    this.run = undefined;
+    this.reservation = 'none';
+    this.released = true;
+    this.pendingStdin = [];
+    this.pendingEof = false;
+    this.splices.abort();
+    this.splices = new AbortController();
+    this.wakeRunWaiters();
+    await Promise.allSettled([run?.dispose(), ...children.map((c) => c.release())]);
+  }
+
+  /** `wipe` and `rmdir`: release and leave the node's table. */
+  async remove(): Promise<void> {
+    if (this.removed) return;
+    this.removed = true;
+    this.node.forget(this);
+    await this.release();
+  }
+
+  /** Aborted when the session is released: background splices stop. */
+  spliceSignal(): AbortSignal {
+    return this.splices.signal;
+  }
+
+  // ---- runs, for readers of output and wait ---------------------------
+
+  /** The current run, or the next one; undefined once released (EOF). */
+  async awaitRun(signal?: AbortSignal): Promise<Run | undefined> {
+    while (!this.run) {
+      if (this.released || this.removed) return undefined;
+      await new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(new FsError('EINTR', 'interrupted'));
+        const wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = () => {
+          this.runWaiters.delete(wake);
+          reject(new FsError('EINTR', 'interrupted'));
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.runWaiters.add(wake);
+      });
+    }
+    return this.run;
+  }
+
+  private wakeRunWaiters(): void {
+    for (const w of this.runWaiters) w();
+    this.runWaiters.clear();
+  }
+
+  // ---- verbs ------------------------------------------------------------
+
+  async reserve(req: ResRequest): Promise<void> {
+    if (req.grow) {
+      if (this.reservation === 'self') throw new FsError('EBUSY', 'res +N: this session is itself a leaf');
+    } else if (this.reservation !== 'none') {
+      throw new FsError('EBUSY', `already reserved (${this.isInner ? `${this.children.length} children` : 'res 0'}); wipe first`);
+    }
+    if (req.count === 0) {
+      if (req.grow) return;
+      this.node.checkMatch(req.os, req.machine);
+      this.reservation = 'self';
+      this.released = false;
+      return;
+    }
+    const granted = await this.node.reserveChildren(this, req, this.children.length);
+    this.reservation = 'children';
+    this.released = false;
+    const first = this.children.length;
+    this.children.push(...granted);
+    try {
+      await Promise.all(granted.map((c) => this.pushSettings(c)));
+    } catch (err) {
+      this.children.splice(first);
+      await Promise.allSettled(granted.map((c) => c.release()));
+      if (this.children.length === 0) this.reservation = 'none';
+      throw err;
+    }
+  }
+
+  async exec(argv: string[]): Promise<void> {
+    if (this.reservation === 'none') {
+      this.reservation = 'self'; // `res 0` implied
+      this.released = false;
+    }
+    if (this.isInner) return this.execChildren(argv);
+    if (this.run?.running) throw new FsError('EBUSY', `already running: ${this.run.spec.argv[0]}`);
+    const words = argv.length > 0 ? argv : tokenize(this.text.args);
+    if (words.length === 0) throw new FsError('EINVAL', 'exec: no command, and args is empty');
+    const old = this.run;
+    const run = new Run({
+      argv: words,
+      cwd: this.workingDir(),
+      env: this.processEnv(),
+      nice: this.nice,
+      helperPath: this.node.helperPath,
+      spoolDir: this.node.spoolDir,
+      tag: `${this.serial}-${++this.runs}`,
+    });
+    this.run = run;
+    this.wakeRunWaiters();
+    void old?.dispose();
+    await run.start();
+    const pending = this.pendingStdin;
+    this.pendingStdin = [];
+    for (const data of pending) this.queueStdin(() => run.writeStdin(data));
+    if (this.pendingEof) this.queueStdin(async () => run.closeStdin());
+    this.pendingEof = false;
+  }
+
+  private async execChildren(argv: string[]): Promise<void> {
+    const line = argv.length > 0 ? `exec ${argv.map(quote).join(' ')}` : 'exec';
+    let base = this.rankGiven ? this.rank : 0;
+    const size = this.rankGiven ? this.size : this.leafCount();
+    const lines = this.children.map((c) => {
+      const text = `rank ${base} ${size}\n${line}\n`;
+      base += leafCount(c);
+      return text;
+    });
+    await this.fanOut((c, i) => c.ctl.write(Buffer.from(lines[i]!), 0));
+  }
+
+  leafCount(): number {
+    return this.isInner ? this.children.reduce((n, c) => n + leafCount(c), 0) : 1;
+  }
+
+  async kill(): Promise<void> {
+    if (this.isInner) return this.forward('kill');
+    await this.run?.kill();
+  }
+
+  async signal(name: string): Promise<void> {
+    const sig = signalNumber(name);
+    if (sig === undefined) throw new FsError('EINVAL', `signal: unknown signal ${name}`);
+    if (this.isInner) return this.forward(`signal ${sig}`);
+    this.run?.signal(sig);
+  }
+
+  async eof(): Promise<void> {
+    if (this.isInner) return this.forward('eof');
+    if (this.run?.process) this.queueStdin(async () => this.run?.closeStdin());
+    else this.pendingEof = true;
+  }
+
+  async setDir(path: string): Promise<void> {
+    const dir = isAbsolute(path) ? path : resolvePath(this.node.defaultDir, path);
+    const st = await stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw new FsError('ENOENT', `dir: ${dir}: no such directory`);
+    this.dir = dir;
+    if (this.isInner) await this.forward(`dir ${quote(dir)}`);
+  }
+
+  async setNice(n: number): Promise<void> {
+    this.nice = n;
+    if (this.isInner) await this.forward(`nice ${n}`);
+  }
+
+  setRank(rank: number, size: number): void {
+    this.rank = rank;
+    this.size = size;
+    this.rankGiven = true;
+  }
+
+  // ---- stdin --------------------------------------------------------------
+
+  /** Bytes for every process below; before the exec they wait for it. */
+  async writeStdin(data: Buffer, children?: OpenFile[]): Promise<void> {
+    if (this.isInner) {
+      if (!children) throw new FsError('EIO', 'stdin: children not open');
+      await Promise.all(children.map((f) => f.write(data, 0)));
+      return;
+    }
+    const run = this.run;
+    if (!run?.process) {
+      if (run?.state === 'Fail') throw new FsError('EIO', 'stdin: the process could not start');
+      this.pendingStdin.push(data);
+      return;
+    }
+    await this.queueStdin(() => run.writeStdin(data));
+  }
+
+  private queueStdin(step: () => Promise<void>): Promise<void> {
+    const next = this.stdinChain.then(step);
+    this.stdinChain = next.catch(() => undefined);
+    return next;
+  }
+
+  // ---- settings: args, env, ns --------------------------------------------
+
+  async setText(name: SettingName, text: string, append: boolean): Promise<void> {
+    const value = append ? this.text[name] + text : text;
+    validateSetting(name, value);
+    if (name === 'ns') this.applyNs(value);
+    this.text[name] = value;
+    if (this.isInner) await this.fanOut((c) => pushText(c, name, value));
+  }
+
+  private applyNs(text: string): void {
+    for (const line of text.split('\n')) {
+      const words = tokenize(line);
+      if (words[0] === 'cd') this.dir = isAbsolute(words[1]!) ? words[1]! : resolvePath(this.node.defaultDir, words[1]!);
+    }
+  }
+
+  /** A newly bound child gets what was set here before it came. */
+  private async pushSettings(child: Child): Promise<void> {
+    for (const name of ['env', 'args', 'ns'] as const) {
+      if (this.text[name] !== '') await pushText(child, name, this.text[name]);
+    }
+    const lines = [this.dir ? `dir ${quote(this.dir)}` : '', this.nice !== undefined ? `nice ${this.nice}` : '']
+      .filter((l) => l !== '');
+    if (lines.length > 0) await child.ctl.write(Buffer.from(lines.join('\n') + '\n'), 0);
+  }
+
+  // ---- what the files show ------------------------------------------------
+
+  workingDir(): string {
+    return this.dir ?? this.node.defaultDir;
+  }
+
+  private processEnv(): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    Object.assign(env, parseEnv(this.node.envText), parseEnv(this.text.env));
+    env.TASKFS_RANK = String(this.rank);
+    env.TASKFS_SIZE = String(this.size);
+    const mount = this.node.mountpoint;
+    if (mount) {
+      env.TASKFS_SESSION = `${mount}/${this.id}`;
+      env.TASKFS_PARENT = this.boundIn ? `${mount}/${this.boundIn.parent.id}` : mount;
+    }
+    return env;
+  }
+
+  async status(): Promise<string> {
+    if (this.isInner) return (await Promise.all(this.children.map((c) => readChildFile(c.dir, 'status')))).join('');
+    const run = this.run;
+    const dir = run?.spec.cwd ?? this.workingDir();
+    return `cmd/${this.id} ${this.opens} ${this.state} ${quote(dir)} ${quote(run?.spec.argv[0] ?? '')}\n`;
+  }
+
+  topology(): string {
+    return this.children
+      .flatMap((c, i) => (c.topology === '' ? [`${i}`] : c.topology.split(' ').map((p) => `${i}/${p}`)))
+      .join(' ');
+  }
+
+  // ---- fan-out --------------------------------------------------------------
+
+  private forward(line: string): Promise<void> {
+    return this.fanOut((c) => c.ctl.write(Buffer.from(line + '\n'), 0));
+  }
+
+  /** The same operation on every child in parallel; fails if any child fails. */
+  async fanOut(op: (child: Child, index: number) => Promise<unknown>): Promise<void> {
+    const results = await Promise.allSettled(this.children.map((c, i) => op(c, i)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw asFsError(failed.reason);
+  }
+}
+
+async function pushText(child: Child, name: SettingName, value: string): Promise<void> {
+  const node = await child.dir.walk?.(name);
+  if (!node?.open) throw new FsError('EIO', `child has no ${name} file`);
+  const file = await node.open({ read: false, write: true, truncate: true });
+  try {
+    if (value !== '') await file.write(Buffer.from(value), 0);
+  } finally {
+    await file.close();
+  }
+}

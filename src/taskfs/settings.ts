@@ -1,0 +1,35 @@
+/** The text settings of a session (args, env, ns) and the node env: parsing and checking. */
+import { FsError } from '../ns/errors.js';
+import { tokenize } from './quote.js';
+
+export type SettingName = 'args' | 'env' | 'ns';
+
+const envLine = /^[A-Za-z_][A-Za-z0-9_]*=/;
+
+/** NAME=value lines; blank lines and # comments are allowed. */
+export function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of lines(text)) {
+    const eq = line.indexOf('=');
+    env[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return env;
+}
+
+export function validateSetting(name: SettingName, text: string): void {
+  if (name === 'args') {
+    tokenize(text.replace(/\n/g, ' '));
+    return;
+  }
+  for (const line of lines(text)) {
+    if (name === 'env' && !envLine.test(line)) throw new FsError('EINVAL', `env: not NAME=value: ${line}`);
+    if (name === 'ns') {
+      const words = tokenize(line);
+      if (words[0] !== 'cd' || words.length !== 2) throw new FsError('EINVAL', `ns: unknown line (only "cd DIR"): ${line}`);
+    }
+  }
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+}

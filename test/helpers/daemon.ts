@@ -1,0 +1,118 @@
+/**
+ * Real node processes for integration tests: `bin/taskfs` started as a
+ * child process (the serving process must never touch its own mount), and
+ * the mount driven with `sh` from other child processes.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const repo = resolve(import.meta.dirname, '../..');
+export const taskfsBin = join(repo, 'bin/taskfs');
+
+export interface Daemon {
+  mnt: string;
+  dir: string;
+  proc: ChildProcess;
+  stderr(): string;
+  /** SIGTERM and wait for exit; escalates to SIGKILL after 10 s. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+const live = new Set<Daemon>();
+
+export async function startMount(args: string[] = [], opts: { dir?: string; mnt?: string } = {}): Promise<Daemon> {
+  const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
+  const mnt = opts.mnt ?? join(dir, 'mnt');
+  const proc = spawn(taskfsBin, ['mount', mnt, '--workdir', join(dir, 'work'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  proc.stderr!.setEncoding('utf8');
+  const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+  await new Promise<void>((resolvePromise, reject) => {
+    const onData = (chunk: string) => {
+      err += chunk;
+      if (err.includes('mounted on')) resolvePromise();
+    };
+    proc.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`taskfs mount exited ${code}: ${err}`)));
+  });
+  const daemon: Daemon = {
+    mnt,
+    dir,
+    proc,
+    exited,
+    stderr: () => err,
+    async stop(signal = 'SIGTERM') {
+      live.delete(daemon);
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill(signal);
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+      await sh(`fusermount -uz ${mnt} 2>/dev/null; true`);
+      return proc.exitCode;
+    },
+  };
+  live.add(daemon);
+  return daemon;
+}
+
+/** Stop every daemon a suite left running (afterAll), and remove its files. */
+export async function stopAll(): Promise<void> {
+  for (const d of [...live]) {
+    await d.stop();
+    await rm(d.dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+export interface ShResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Run a shell script; never throws on a non-zero exit (tests look at code). */
+export function sh(script: string, opts: { cwd?: string; timeout?: number; env?: Record<string, string> } = {}): Promise<ShResult> {
+  return new Promise((resolvePromise) => {
+    execFile('sh', ['-c', script], {
+      cwd: opts.cwd,
+      timeout: opts.timeout ?? 60_000,
+      maxBuffer: 256 * 1024 * 1024,
+      env: { ...process.env, ...opts.env },
+    }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolvePromise({ stdout, stderr, code });
+    });
+  });
+}
+
+/** `sh` that must succeed: returns stdout. */
+export async function run(script: string, opts: { cwd?: string; timeout?: number } = {}): Promise<string> {
+  const r = await sh(script, opts);
+  if (r.code !== 0) throw new Error(`sh -c ${JSON.stringify(script)} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function isMounted(mnt: string): Promise<boolean> {
+  const table = await readFile('/proc/self/mountinfo', 'utf8');
+  return table.split('\n').some((l) => l.split(' ')[4] === mnt);
+}
+
+/** Pids of processes whose command line contains `marker`. */
+export async function pidsMatching(marker: string): Promise<number[]> {
+  const out = await sh(`pgrep -f -- '${marker}' || true`);
+  return out.stdout.split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
+}
+
+export async function until<T>(probe: () => Promise<T | undefined | false>, ms = 10_000, step = 50): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, step));
+  }
+}

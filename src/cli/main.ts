@@ -19,12 +19,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Exit explicitly: the FUSE binding's thread can keep the loop alive after
+// an unmount from outside, and a stopped node has nothing left to finish.
 main(process.argv.slice(2)).then(
-  (code) => {
-    if (code !== 0) process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err) => {
     process.stderr.write(`taskfs: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

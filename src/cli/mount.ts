@@ -42,6 +42,7 @@ export async function mountCommand(argv: string[]): Promise<number> {
     return 2;
   }
 
+  process.title = `taskfs mount ${mountpoint}`;
   await checkFuse();
   await prepareMountpoint(mountpoint);
   const node = new TaskNode(options);

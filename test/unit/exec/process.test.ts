@@ -1,0 +1,371 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LeafProcess, type StartRequest } from '../../../src/exec/process.js';
+import { signalName, signalNumber } from '../../../src/exec/signals.js';
+import { Spool } from '../../../src/exec/spool.js';
+
+const ROOT = '/work/main';
+const HELPER = join(ROOT, 'build', 'taskfs-run');
+
+let dir: string;
+let seq = 0;
+const procs: LeafProcess[] = [];
+const spools: Spool[] = [];
+const stray: number[] = [];   // pgids started outside LeafProcess
+
+function spool(memoryBytes?: number): Spool {
+  const s = new Spool({ dir, name: `out-${seq++}`, memoryBytes });
+  spools.push(s);
+  return s;
+}
+
+interface Started { p: LeafProcess; out: Spool; err: Spool }
+
+async function run(argv: string[], extra: Partial<StartRequest> = {}): Promise<Started> {
+  const out = extra.stdout ?? spool();
+  const err = extra.stderr ?? spool();
+  const p = await LeafProcess.start({
+    argv, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, helperPath: HELPER,
+    ...extra, stdout: out, stderr: err,
+  });
+  procs.push(p);
+  return { p, out, err };
+}
+
+async function text(s: Spool): Promise<string> {
+  const parts: Buffer[] = [];
+  let off = 0;
+  for (;;) {
+    const b = await s.read(off, 65536);
+    if (b.length === 0) return Buffer.concat(parts).toString();
+    parts.push(b);
+    off += b.length;
+  }
+}
+
+/** Wait until the spool holds `want` (the process may still run). */
+async function waitText(s: Spool, want: string): Promise<void> {
+  for (let off = 0; ;) {
+    await s.waitFor(off);
+    const b = await s.read(0, s.length);
+    if (b.toString().includes(want)) return;
+    if (s.ended) throw new Error(`never saw ${want}: ${b.toString()}`);
+    off = s.length;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+/** No live member: gone, or only zombies left for an init that reaps when it likes (no helper to reap them). */
+function groupDead(pgid: number): boolean {
+  if (!groupAlive(pgid)) return true;
+  try {
+    const stat = readFileSync(`/proc/${pgid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function eventually(cond: () => boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+beforeAll(() => {
+  execFileSync('sh', ['-c', 'mkdir -p build && cc -O2 -Wall -o build/taskfs-run native/taskfs-run.c'], { cwd: ROOT, stdio: 'inherit' });
+});
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'taskfs-proc-'));
+});
+
+afterEach(async () => {
+  await Promise.all(procs.splice(0).map((p) => p.kill(200)));
+  for (const g of stray.splice(0)) { try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ } }
+  await Promise.all(spools.splice(0).map((s) => s.dispose()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('signalNumber', () => {
+  it('accepts names with and without SIG, and numbers', () => {
+    expect(signalNumber('TERM')).toBe(15);
+    expect(signalNumber('SIGTERM')).toBe(15);
+    expect(signalNumber('sigkill')).toBe(9);
+    expect(signalNumber('15')).toBe(15);
+    expect(signalNumber(' HUP ')).toBe(1);
+    expect(signalNumber('0')).toBeUndefined();
+    expect(signalNumber('99')).toBeUndefined();
+    expect(signalNumber('NOPE')).toBeUndefined();
+    expect(signalNumber('')).toBeUndefined();
+    expect(signalNumber('toString')).toBeUndefined();
+    expect(signalName(10)).toBe('SIGUSR1');
+  });
+});
+
+describe('LeafProcess', () => {
+  it('runs echo: output in the spool, status empty', async () => {
+    const { p, out, err } = await run(['echo', 'hi']);
+    expect(p.pid).toBeGreaterThan(1);
+    const info = await p.exited;
+    expect(info.status).toBe('');
+    expect(info.pid).toBe(p.pid);
+    expect(info.realMs).toBeGreaterThan(0);
+    expect(p.running).toBe(false);
+    expect(out.ended && err.ended).toBe(true);
+    expect(await text(out)).toBe('hi\n');
+    expect(await text(err)).toBe('');
+  });
+
+  it('reports a non-zero exit', async () => {
+    const { p } = await run(['sh', '-c', 'echo oops >&2; exit 3']);
+    const info = await p.exited;
+    expect(info.status).toBe('exit: 3');
+  });
+
+  it('passes env, cwd and nice', async () => {
+    const { p, out } = await run(['sh', '-c', 'echo "$FOO"; pwd; nice'], {
+      env: { FOO: 'bar baz', PATH: process.env.PATH ?? '/usr/bin:/bin' }, nice: 7,
+    });
+    await p.exited;
+    expect(await text(out)).toBe(`bar baz\n${dir}\n7\n`);
+  });
+
+  it('rejects ENOENT for a missing program and ends the spools', async () => {
+    const out = spool();
+    const err = spool();
+    await expect(run(['no-such-program-xyz'], { stdout: out, stderr: err })).rejects.toMatchObject({
+      name: 'FsError', code: 'ENOENT', message: 'exec no-such-program-xyz: file does not exist',
+    });
+    await out.waitFor(0);
+    await err.waitFor(0);
+    expect(out.ended && err.ended).toBe(true);
+  });
+
+  it('rejects EACCES for a file that is not executable', async () => {
+    const f = join(dir, 'script');
+    writeFileSync(f, '#!/bin/sh\necho no\n');
+    chmodSync(f, 0o644);
+    await expect(run([f])).rejects.toMatchObject({ code: 'EACCES', message: `exec ${f}: permission denied` });
+  });
+
+  it('maps other exec errors: to their code if FsError has it, else EIO with the text', async () => {
+    const loop = join(dir, 'loop');
+    symlinkSync(loop, loop);
+    await expect(run([loop])).rejects.toMatchObject({ code: 'EIO', message: `exec ${loop}: too many symbolic links encountered` });
+    const long = join(dir, 'a'.repeat(300));
+    await expect(run([long])).rejects.toMatchObject({ code: 'ENAMETOOLONG', message: `exec ${long}: name too long` });
+  });
+
+  it('runs a script without #! through sh, as execvp does', async () => {
+    const f = join(dir, 'plain');
+    writeFileSync(f, 'echo plain script\n');
+    chmodSync(f, 0o755);
+    const { p, out } = await run([f]);
+    await p.exited;
+    expect(await text(out)).toBe('plain script\n');
+  });
+
+  it('rejects a bad cwd', async () => {
+    await expect(run(['true'], { cwd: join(dir, 'missing') })).rejects.toMatchObject({ code: 'ENOENT' });
+    writeFileSync(join(dir, 'file'), '');
+    await expect(run(['true'], { cwd: join(dir, 'file') })).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+
+  it('rejects EIO when the helper cannot start, and EINVAL for an empty argv', async () => {
+    await expect(run(['true'], { helperPath: join(dir, 'no-helper') })).rejects.toMatchObject({ code: 'EIO' });
+    await expect(run([])).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(run(['a\0b'])).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(run(['true'], { nice: Number.NaN })).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+
+  it('round-trips stdin through cat, and closeStdin gives cat EOF', async () => {
+    const { p, out } = await run(['cat']);
+    await p.writeStdin(Buffer.from('hello\n'));
+    await waitText(out, 'hello\n');
+    await p.writeStdin(Buffer.from('world\n'));
+    await waitText(out, 'world\n');
+    expect(p.running).toBe(true);
+    p.closeStdin();
+    const info = await p.exited;
+    expect(info.status).toBe('');
+    expect(await text(out)).toBe('hello\nworld\n');
+    await expect(p.writeStdin(Buffer.from('late'))).rejects.toMatchObject({ code: 'EIO', message: 'stdin closed' });
+  });
+
+  it('pushes 8 MiB through cat with back-pressure on both sides', async () => {
+    const out = new Spool({ dir, name: 'big', memoryBytes: 64 * 1024, highWaterBytes: 256 * 1024 });
+    spools.push(out);
+    const { p } = await run(['cat'], { stdout: out });
+    const data = randomBytes(8 << 20);
+    for (let i = 0; i < data.length; i += 100_000) await p.writeStdin(data.subarray(i, i + 100_000));
+    p.closeStdin();
+    await p.exited;
+    const h = createHash('sha256');
+    for (let off = 0; ;) {
+      const b = await out.read(off, 1 << 20);
+      if (b.length === 0) break;
+      h.update(b);
+      off += b.length;
+    }
+    expect(out.length).toBe(data.length);
+    expect(h.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('writing to a process that does not read fails with EIO, not a crash', async () => {
+    const { p } = await run(['sh', '-c', 'exec 0<&-; sleep 0.2']);
+    const big = Buffer.alloc(4 << 20);
+    await expect((async () => { for (;;) await p.writeStdin(big); })()).rejects.toMatchObject({ code: 'EIO', message: 'stdin closed' });
+    expect((await p.exited).status).toBe('');
+  });
+
+  it('measures cpu time', async () => {
+    const { p } = await run([process.execPath, '-e', 'const t = Date.now(); let x = 0; while (Date.now() - t < 300) x++;']);
+    const info = await p.exited;
+    expect(info.status).toBe('');
+    expect(info.userMs).toBeGreaterThan(100);
+    expect(info.sysMs).toBeGreaterThanOrEqual(0);
+    expect(info.realMs).toBeGreaterThanOrEqual(info.userMs * 0.5);
+  });
+
+  it('gives the command its own process group', async () => {
+    const { p } = await run(['sleep', '100']);
+    const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    expect(Number(fields[2])).toBe(p.pid);   // pgrp
+    expect(Number(fields[1])).not.toBe(process.pid);   // ppid: the helper, not us
+  });
+
+  it('kill escalates to SIGKILL, status killed, group gone', async () => {
+    const { p, out } = await run(['sh', '-c', 'trap "" TERM; echo ready; sleep 100']);
+    await waitText(out, 'ready');
+    const t = performance.now();
+    await p.kill(300);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(250);
+    expect((await p.exited).status).toBe('killed');
+    expect(p.running).toBe(false);
+    expect(groupAlive(p.pid)).toBe(false);
+  });
+
+  it('kill of a cooperative process is quick', async () => {
+    const { p } = await run(['sleep', '100']);
+    const t = performance.now();
+    await p.kill(5000);
+    expect(performance.now() - t).toBeLessThan(2000);
+    expect((await p.exited).status).toBe('killed');
+  });
+
+  it('a background grandchild holding stdout keeps it running until kill, then the group is gone', async () => {
+    const { p, out } = await run(['sh', '-c', 'sleep 100 & echo started']);
+    await waitText(out, 'started');
+    await sleep(100);
+    expect(p.running).toBe(true);   // sleep still holds stdout
+    expect(groupAlive(p.pid)).toBe(true);
+    await p.kill(1000);
+    expect(groupAlive(p.pid)).toBe(false);
+    expect((await p.exited).status).toBe('');   // sh itself had exited normally before kill()
+  });
+
+  it('a detached background grandchild: exited resolves, kill() still clears the group', async () => {
+    const { p } = await run(['sh', '-c', 'sleep 100 </dev/null >/dev/null 2>&1 &']);
+    const info = await p.exited;
+    expect(info.status).toBe('');
+    expect(groupAlive(p.pid)).toBe(true);
+    await p.kill(1000);
+    expect(groupAlive(p.pid)).toBe(false);
+  });
+
+  it('signal() reaches the group: SIGUSR1 to sleep', async () => {
+    const { p } = await run(['sleep', '100']);
+    p.signal('SIGUSR1');
+    expect((await p.exited).status).toBe('signal: 10');
+    p.signal('SIGTERM');   // after the end: a no-op, not an error
+    expect(() => { const q = p; q.signal(10); }).not.toThrow();
+  });
+
+  it('signal() accepts numbers and rejects unknown names', async () => {
+    const { p } = await run(['sleep', '100']);
+    expect(() => p.signal('SIGBOGUS' as NodeJS.Signals)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    p.signal(15);
+    expect((await p.exited).status).toBe('signal: 15');
+  });
+
+  it('when the helper is SIGKILLed the command group is killed and exited resolves', async () => {
+    const { p } = await run(['sleep', '100']);
+    const helperPid = (p as unknown as { child: { pid: number } }).child.pid;
+    process.kill(helperPid, 'SIGKILL');
+    const info = await p.exited;
+    expect(info.status).toBe('signal: 9');
+    await eventually(() => groupDead(p.pid), 1000);
+  });
+
+  it('when the daemon dies the helper kills the command group (PDEATHSIG)', async () => {
+    const report = join(dir, 'report');
+    // sh stands in for the daemon: it is the helper's parent.
+    const daemon = spawn('sh', ['-c', `"${HELPER}" -- sleep 100 3>"${report}" & wait`], { stdio: 'ignore', detached: true });
+    stray.push(daemon.pid as number);
+    await eventually(() => { try { return /^ok \d+\n/.test(readFileSync(report, 'utf8')); } catch { return false; } });
+    const pid = Number(/^ok (\d+)/.exec(readFileSync(report, 'utf8'))?.[1]);
+    stray.push(pid);
+    expect(groupAlive(pid)).toBe(true);
+    process.kill(daemon.pid as number, 'SIGKILL');
+    await eventually(() => groupDead(pid), 1000);
+  });
+
+  it('spools 200 MB of output with bounded memory', async () => {
+    const out = new Spool({ dir, name: 'huge', memoryBytes: 256 * 1024 });
+    spools.push(out);
+    global.gc?.();
+    const base = process.memoryUsage().rss;
+    let peak = base;
+    const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+    const t = performance.now();
+    const { p } = await run(['head', '-c', '200000000', '/dev/zero'], { stdout: out });
+    const info = await p.exited;
+    clearInterval(timer);
+    const ms = performance.now() - t;
+    expect(info.status).toBe('');
+    expect(out.length).toBe(200_000_000);
+    console.log(`200 MB through a spool: ${ms.toFixed(0)} ms, rss ${(base / 1e6).toFixed(0)} MB -> peak ${(peak / 1e6).toFixed(0)} MB`);
+    expect(peak - base).toBeLessThan(100e6);
+    // Spot checks, from the head and the disk part.
+    const tail = await out.read(200_000_000 - 10, 100);
+    expect(tail.length).toBe(10);
+    expect(tail.every((b) => b === 0)).toBe(true);
+  }, 60_000);
+
+  it('spawn latency through the helper', async () => {
+    const n = 40;
+    const t = performance.now();
+    for (let i = 0; i < n; i++) {
+      const { p } = await run(['true']);
+      await p.exited;
+    }
+    const per = (performance.now() - t) / n;
+    console.log(`start+exit of 'true' through taskfs-run: ${per.toFixed(2)} ms per process`);
+    expect(per).toBeLessThan(200);
+  });
+});
+
+afterAll(() => {
+  // Nothing of ours may survive the suite.
+  for (const g of stray) expect(groupDead(g)).toBe(true);
+});

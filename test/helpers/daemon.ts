@@ -4,7 +4,7 @@
  * the mount driven with `sh` from other child processes.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -101,10 +101,21 @@ export async function isMounted(mnt: string): Promise<boolean> {
   return table.split('\n').some((l) => l.split(' ')[4] === mnt);
 }
 
-/** Pids of processes whose command line contains `marker`. */
-export async function pidsMatching(marker: string): Promise<number[]> {
-  const out = await sh(`pgrep -f -- '${marker}' || true`);
-  return out.stdout.split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
+/** Pids of live processes whose command line (words joined by blanks) matches `pattern`. */
+export async function pidsMatching(pattern: string | RegExp): Promise<number[]> {
+  const re = typeof pattern === 'string' ? new RegExp(pattern) : pattern;
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const [cmdline, stat] = await Promise.all([
+      readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''),
+      readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''),
+    ]);
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state === 'Z' || state === '') continue; // zombies are dead, whoever reaps them
+    if (re.test(cmdline.replace(/\0$/, '').split('\0').join(' '))) pids.push(Number(entry));
+  }
+  return pids;
 }
 
 export async function until<T>(probe: () => Promise<T | undefined | false>, ms = 10_000, step = 50): Promise<T> {

@@ -1,0 +1,64 @@
+/**
+ * The daemon's own life (issue 2, item 8): SIGTERM, SIGINT and fusermount -u
+ * leave no mount and no process; after SIGKILL the next mount starts clean.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fuseMissing } from '../helpers/fuse.js';
+import { isMounted, pidsMatching, run, sh, startMount, stopAll, taskfsBin, until } from '../helpers/daemon.js';
+
+async function startSleepers(mnt: string, marker: string): Promise<void> {
+  await run(`n=$(cat clone); echo res 2 > $n/ctl; echo exec sleep ${marker} > $n/ctl`, { cwd: mnt });
+  expect(await pidsMatching(`^sleep ${marker}$`)).toHaveLength(2);
+}
+
+const uniqueMarker = () => `${1000 + Math.floor(Math.random() * 9000)}.${process.pid}`;
+
+describe.skipIf(fuseMissing)('daemon lifecycle', () => {
+  afterAll(stopAll);
+
+  for (const how of ['SIGTERM', 'SIGINT', 'fusermount -u'] as const) {
+    it(`${how} leaves no mount and no process`, async () => {
+      const d = await startMount();
+      const marker = uniqueMarker();
+      await startSleepers(d.mnt, marker);
+      if (how === 'fusermount -u') await run(`fusermount -u ${d.mnt}`);
+      else d.proc.kill(how);
+      expect(await d.exited).toBe(0);
+      expect(await isMounted(d.mnt)).toBe(false);
+      await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 0, 5000);
+      await d.stop();
+    });
+  }
+
+  it('after SIGKILL the next mount on the same point starts cleanly, and the orphans die', async () => {
+    const d = await startMount();
+    const marker = uniqueMarker();
+    await startSleepers(d.mnt, marker);
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    // The exec helper hears its parent die and kills the group it ran.
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 0, 5000);
+    const again = await startMount([], { dir: d.dir, mnt: d.mnt });
+    expect(await run('cat clone', { cwd: again.mnt })).toBe('0');
+    await again.stop();
+  });
+
+  it('refuses a non-empty ordinary directory and explains', async () => {
+    const d = await startMount();
+    await d.stop();
+    const busy = join(d.dir, 'busy');
+    await mkdir(busy);
+    await writeFile(join(busy, 'file'), 'x');
+    const r = await sh(`${taskfsBin} mount ${busy} --workdir ${d.dir}/w2`);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/non-empty directory/);
+  });
+
+  it('--help describes every option', async () => {
+    expect(await run(`${taskfsBin} --help`)).toMatch(/mount \[MOUNTPOINT\]/);
+    const mount = await run(`${taskfsBin} mount --help`);
+    for (const opt of ['--slots', '--strict-slots', '--name', '--workdir']) expect(mount).toContain(opt);
+  });
+});

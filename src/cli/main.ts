@@ -1,5 +1,6 @@
 /** The command line: the only place that sees every layer. */
 import { mountCommand } from './mount.js';
+import { serveCommand } from './serve.js';
 import { usage } from './usage.js';
 
 async function main(argv: string[]): Promise<number> {
@@ -7,6 +8,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'mount':
       return mountCommand(rest);
+    case 'serve':
+      return serveCommand(rest);
     case undefined:
     case 'help':
     case '-h':

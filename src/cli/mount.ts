@@ -1,68 +1,52 @@
-/** `taskfs mount`: a node served through FUSE, in the foreground. */
+/** `taskfs mount`: a node served through FUSE (and 9P with --listen), in the foreground. */
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { FuseMount, isMounted } from '../fuse/mount.js';
 import { lazyUnmount, loadFuse } from '../fuse/native.js';
-import { TaskNode } from '../taskfs/node.js';
-import { expandHome, nodeOptions, UsageError } from './options.js';
+import { parseNodeArgs } from './args.js';
+import { expandHome } from './options.js';
+import { startRuntime } from './runtime.js';
 import { onStopSignals } from './signals.js';
 import { usage } from './usage.js';
 
 export async function mountCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        slots: { type: 'string' },
-        'strict-slots': { type: 'boolean' },
-        name: { type: 'string' },
-        workdir: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (parsed.values.help) {
+    parsed = parseNodeArgs(argv);
+    if (parsed.help) {
       process.stdout.write(usage.mount);
       return 0;
     }
-    if (parsed.positionals.length > 1) throw new UsageError('one mount point at most');
+    if (parsed.positionals.length > 1) throw new Error('one mount point at most');
   } catch (err) {
     process.stderr.write(`taskfs mount: ${(err as Error).message}\n${usage.mount}`);
     return 2;
   }
   const mountpoint = resolve(expandHome(parsed.positionals[0] ?? '~/tasks'));
-  let options;
-  try {
-    options = nodeOptions(parsed.values);
-  } catch (err) {
-    process.stderr.write(`taskfs mount: ${(err as Error).message}\n`);
-    return 2;
-  }
-
+  const { node: options } = parsed.runtime;
   process.title = `taskfs mount ${mountpoint}`;
+
   await checkFuse();
   await prepareMountpoint(mountpoint);
-  const node = new TaskNode(options);
-  await node.start();
-  node.mountpoint = mountpoint;
-
-  let stopping: Promise<void> | undefined;
-  let mount: FuseMount | undefined;
-  const stop = (why: string) => (stopping ??= (async () => {
-    process.stderr.write(`taskfs: ${why}: stopping node ${options.name}\n`);
-    await node.stop();
-    await mount?.unmount();
-  })());
+  const rt = await startRuntime(parsed.runtime);
+  rt.node.mountpoint = mountpoint;
 
   let unmounted!: () => void;
   const externalUnmount = new Promise<void>((r) => (unmounted = r));
-  mount = await FuseMount.mount(node.root, mountpoint, { onExternalUnmount: () => unmounted() });
-  process.stderr.write(`taskfs: node ${options.name} mounted on ${mountpoint} (${options.slots} slots, workdir ${options.workdir})\n`);
+  let mount: FuseMount;
+  try {
+    mount = await FuseMount.mount(rt.node.root, mountpoint, { onExternalUnmount: () => unmounted() });
+  } catch (err) {
+    await rt.stop();
+    throw err;
+  }
+  const listening = rt.listener ? `, listening on ${rt.listener.address}` : '';
+  process.stderr.write(`taskfs: node ${options.name} mounted on ${mountpoint} (${options.slots} slots, workdir ${options.workdir}${listening})\n`);
   const why = await onStopSignals(externalUnmount);
-  await stop(why);
+  process.stderr.write(`taskfs: ${why}: stopping node ${options.name}\n`);
+  await rt.stop();
+  await mount.unmount();
   return 0;
 }
 
@@ -70,7 +54,7 @@ async function checkFuse(): Promise<void> {
   try {
     await access('/dev/fuse', constants.R_OK | constants.W_OK);
   } catch {
-    throw new Error('FUSE is unusable: /dev/fuse is missing or not accessible; load the fuse module (modprobe fuse) or run with --device /dev/fuse in a container');
+    throw new Error('FUSE is unusable: /dev/fuse is missing or not accessible; load the fuse module (modprobe fuse) or give the container --device /dev/fuse');
   }
   loadFuse();
 }

@@ -5,6 +5,7 @@ Distributed task execution as files.
 
 commands:
   mount [MOUNTPOINT]   serve a node through FUSE at MOUNTPOINT (default ~/tasks)
+  serve --listen ADDR  serve a node over 9P2000 only (no FUSE): compute nodes
   help                 this text
 
 'taskfs COMMAND --help' describes the options of a command.
@@ -22,9 +23,35 @@ options:
   --name NAME      node name (default: the host name)
   --workdir DIR    spools and default working directory
                    (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
+  --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
+                   host:port or unix!/path (loopback and unix only, for now)
+  --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
+                   time with 'echo mount ADDR NAME > ctl'
   -h, --help       this text
 
 environment:
   DEBUG=taskfs:*   log every layer to stderr (or taskfs:fuse, taskfs:session, ...)
+`,
+  serve: `usage: taskfs serve --listen ADDR [OPTIONS]
+
+Serve a taskfs node over 9P2000 only (no FUSE needed), in the foreground
+until SIGINT or SIGTERM. Parents mount it with --remote ADDR or
+'echo mount ADDR NAME > ctl'; any 9P2000 client (9pfuse, Inferno mount)
+can mount it too.
+
+options:
+  --slots N        leaf capacity of this node (default: the CPU count)
+  --strict-slots   refuse reservations beyond --slots instead of oversubscribing
+  --name NAME      node name (default: the host name)
+  --workdir DIR    spools and default working directory
+                   (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
+  --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
+                   host:port or unix!/path (loopback and unix only, for now)
+  --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
+                   time with 'echo mount ADDR NAME > ctl'
+  -h, --help       this text
+
+environment:
+  DEBUG=taskfs:*   log every layer to stderr
 `,
 };

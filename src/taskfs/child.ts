@@ -14,6 +14,8 @@ export interface Child {
   readonly topology: string;
   /** Close the clone handle (the child kills and releases) and remove its session. */
   release(): Promise<void>;
+  /** Why the child's node is gone, if it is (remote children only). */
+  lost?(): string | undefined;
 }
 
 export function leafCount(child: Child): number {

@@ -4,7 +4,7 @@
  */
 import { FsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
-import { SyntheticDir, SyntheticFile } from '../ns/synthetic.js';
+import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { tokenize } from './quote.js';
 import { sessionDir } from './session-files.js';
@@ -23,7 +23,7 @@ export function nodeRoot(node: TaskNode): Node {
     file('clone', Q.Clone, 0o666, () => node.openClone().handle),
     file('ctl', Q.Ctl, 0o660, () => textHandle({ text: node.settings(), write: (d) => nodeCtl(node, d.toString()) })),
     file('arch', Q.Arch, 0o444, () => textHandle({ text: `${node.os} ${node.machine}\n` })),
-    file('status', Q.Status, 0o444, () => textHandle({ text: node.capacity() })),
+    file('status', Q.Status, 0o444, async () => textHandle({ text: await node.capacityText() })),
     file('env', Q.Env, 0o660, (truncate) => {
       if (truncate) node.envText = '';
       return textHandle({
@@ -35,9 +35,13 @@ export function nodeRoot(node: TaskNode): Node {
         },
       });
     }, () => void (node.envText = '')),
-    file('ns', Q.Ns, 0o660, () => textHandle({ text: '', write: (d) => nodeCtl(node, d.toString()) })),
+    file('ns', Q.Ns, 0o660, () => textHandle({ text: node.nsText(), write: (d) => nodeCtl(node, d.toString()) })),
     ['fs', new SyntheticDir({ name: 'fs', qidPath: BigInt(Q.Fs), entries: () => [] })] as const,
-    ['nodes', new SyntheticDir({ name: 'nodes', qidPath: BigInt(Q.Nodes), entries: () => [] })] as const,
+    ['nodes', new SyntheticDir({
+      name: 'nodes',
+      qidPath: BigInt(Q.Nodes),
+      entries: () => [...node.childNodes.values()].map((c) => [c.name, renamed(c.root, c.name)] as const),
+    })] as const,
   ];
 
   // Session directories are made once per session and kept with it.
@@ -58,7 +62,7 @@ export function nodeRoot(node: TaskNode): Node {
   });
 }
 
-/** Node ctl verbs: debug N; mount and unmount of child nodes. */
+/** Node ctl verbs (and ns lines): debug N; mount ADDR NAME and unmount NAME of child nodes. */
 async function nodeCtl(node: TaskNode, text: string): Promise<void> {
   for (const line of text.split('\n')) {
     const words = tokenize(line);
@@ -73,8 +77,13 @@ async function nodeCtl(node: TaskNode, text: string): Promise<void> {
         break;
       }
       case 'mount':
+        if (args.length !== 2) throw new FsError('EINVAL', 'usage: mount ADDR NAME');
+        await node.mountChild(args[0]!, args[1]!);
+        break;
       case 'unmount':
-        throw new FsError('ENOSYS', `${verb}: child nodes over 9P are not supported by this node yet`);
+        if (args.length !== 1) throw new FsError('EINVAL', 'usage: unmount NAME');
+        await node.unmountChild(args[0]!);
+        break;
       default:
         throw new FsError('EINVAL', `unknown node ctl verb: ${verb!.slice(0, 40)}`);
     }

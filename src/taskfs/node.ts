@@ -2,12 +2,14 @@
  * A taskfs node: its sessions, its settings, and where the leaves of a
  * reservation come from. The tree it serves is built in node-files.ts.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { machine, type } from 'node:os';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
+import { ChildNode } from '../nodes/child-node.js';
+import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
 import { reserveLocalSlots } from '../nodes/local-slots.js';
 import type { Child } from './child.js';
 import { nodeRoot } from './node-files.js';
@@ -32,6 +34,8 @@ export interface NodeOptions {
 
 export class TaskNode {
   readonly sessions = new Map<number, Session>();
+  /** Child nodes by name, in mount order: where reservations go when there are any. */
+  readonly childNodes = new Map<string, ChildNode>();
   readonly root: Node;
   readonly os = type();
   readonly machine = machine();
@@ -52,8 +56,9 @@ export class TaskNode {
     return this.opts.helperPath;
   }
 
+  /** Per process, so several nodes may share a workdir. */
   get spoolDir(): string {
-    return join(this.opts.workdir, 'spool');
+    return join(this.opts.workdir, 'spool', String(process.pid));
   }
 
   get defaultDir(): string {
@@ -61,8 +66,7 @@ export class TaskNode {
   }
 
   async start(): Promise<void> {
-    // Spools of an earlier run of this node are garbage: nobody can name them.
-    await rm(this.spoolDir, { recursive: true, force: true });
+    await removeDeadSpools(join(this.opts.workdir, 'spool'));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
   }
@@ -72,6 +76,8 @@ export class TaskNode {
     if (this.stopping) return;
     this.stopping = true;
     await Promise.allSettled([...this.sessions.values()].map((s) => s.remove()));
+    await Promise.allSettled([...this.childNodes.values()].map((c) => c.close()));
+    this.childNodes.clear();
     await rm(this.spoolDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -122,16 +128,60 @@ export class TaskNode {
   }
 
   checkMatch(os: string, mach: string): void {
-    const ok = (want: string, have: string) => want === '*' || want.toLowerCase() === have.toLowerCase();
-    if (!ok(os, this.os) || !ok(mach, this.machine)) {
+    if (!matches(os, this.os) || !matches(mach, this.machine)) {
       throw new FsError('ENOSPC', `no resources matching ${os} ${mach} (this node is ${this.os} ${this.machine})`);
     }
   }
 
-  /** The children for `res N` (N > 0), numbered from `firstIndex`. */
+  /**
+   * The children for `res N` (N > 0), numbered from `firstIndex`: local
+   * slots on a node with no child nodes, else shares of N among the child
+   * nodes by capacity (SPEC section 5), all or nothing.
+   */
   async reserveChildren(parent: Session, req: ResRequest, firstIndex: number): Promise<Child[]> {
-    this.checkMatch(req.os, req.machine);
-    return reserveLocalSlots(this, parent, req.count, firstIndex);
+    const nodes = [...this.childNodes.values()].filter((c) => !c.lost);
+    if (nodes.length === 0) {
+      this.checkMatch(req.os, req.machine);
+      return reserveLocalSlots(this, parent, req.count, firstIndex);
+    }
+    const capacities = await Promise.all(nodes.map(async (c) => usable(await c.capacity().catch(() => []), req.os, req.machine)));
+    if (capacities.every((c) => c === 0)) {
+      throw new FsError('ENOSPC', `no child node has resources matching ${req.os} ${req.machine}`);
+    }
+    const split = shares(req.count, capacities);
+    const results = await Promise.allSettled(
+      nodes.flatMap((node, i) => (split[i]! > 0 ? [node.reserve(split[i]!, req.os, req.machine)] : [])),
+    );
+    const granted = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      await Promise.allSettled(granted.map((c) => c.release()));
+      throw failed.reason;
+    }
+    log('res %d: shares %o', req.count, split);
+    return granted;
+  }
+
+  /** Mount a child node: its root appears as nodes/NAME and it takes shares of reservations. */
+  async mountChild(addr: string, name: string): Promise<void> {
+    if (!/^[\w.-]+$/.test(name)) throw new FsError('EINVAL', `mount: bad node name ${JSON.stringify(name)}`);
+    if (this.childNodes.has(name)) throw new FsError('EEXIST', `mount: ${name} is already mounted`);
+    const child = await ChildNode.connect(name, addr);
+    if (this.childNodes.has(name)) {
+      await child.close();
+      throw new FsError('EEXIST', `mount: ${name} is already mounted`);
+    }
+    this.childNodes.set(name, child);
+    void child.lostSignal.addEventListener('abort', () => {
+      if (this.childNodes.get(name) === child) this.childNodes.delete(name);
+    });
+  }
+
+  async unmountChild(name: string): Promise<void> {
+    const child = this.childNodes.get(name);
+    if (!child) throw new FsError('ENOENT', `unmount: no child node ${name}`);
+    this.childNodes.delete(name);
+    await child.close();
   }
 
   /** Slots bound into sessions: what `--strict-slots` counts. */
@@ -141,9 +191,23 @@ export class TaskNode {
     return n;
   }
 
-  /** Node capacity as `status` shows it: COUNT OS MACHINE lines. */
-  capacity(): string {
-    return `${this.opts.slots} ${this.os} ${this.machine}\n`;
+  /**
+   * Leaf capacity reachable below this node: its own slots when it has no
+   * child nodes, else the sum of what its children report (a node with
+   * children hands every leaf to them).
+   */
+  async capacity(): Promise<CapacityLine[]> {
+    const nodes = [...this.childNodes.values()].filter((c) => !c.lost);
+    if (nodes.length === 0) return [{ count: this.opts.slots, os: this.os, machine: this.machine }];
+    return sumCapacity(await Promise.all(nodes.map((c) => c.capacity().catch(() => []))));
+  }
+
+  async capacityText(): Promise<string> {
+    return formatCapacity(await this.capacity());
+  }
+
+  nsText(): string {
+    return [...this.childNodes.values()].map((c) => c.mountLine() + '\n').join('');
   }
 
   settings(): string {
@@ -155,5 +219,23 @@ export class TaskNode {
       `workdir ${this.opts.workdir}`,
       '',
     ].join('\n');
+  }
+}
+
+/** Spools of nodes that died without cleaning up: nobody can name them any more. */
+async function removeDeadSpools(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(entry);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) continue;
+    await rm(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

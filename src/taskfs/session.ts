@@ -355,8 +355,9 @@ export class Session {
 
   // ---- fan-out --------------------------------------------------------------
 
+  /** kill, signal, eof, dir, nice: a child whose node is lost has nothing left to tell. */
   private forward(line: string): Promise<void> {
-    return this.fanOut((c) => c.ctl.write(Buffer.from(line + '\n'), 0));
+    return this.fanOut((c) => (c.lost?.() ? Promise.resolve() : c.ctl.write(Buffer.from(line + '\n'), 0)));
   }
 
   /** The same operation on every child in parallel; fails if any child fails. */

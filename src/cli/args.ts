@@ -1,0 +1,23 @@
+/** The options `mount` and `serve` share, parsed once. */
+import { parseArgs } from 'node:util';
+import { nodeOptions } from './options.js';
+import type { RuntimeOptions } from './runtime.js';
+
+export const nodeOptionSpec = {
+  slots: { type: 'string' },
+  'strict-slots': { type: 'boolean' },
+  name: { type: 'string' },
+  workdir: { type: 'string' },
+  listen: { type: 'string' },
+  remote: { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function parseNodeArgs(argv: string[]): { runtime: RuntimeOptions; positionals: string[]; help: boolean } {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
+  return {
+    runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [] },
+    positionals,
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * What `mount` and `serve` share: a started node, its 9P listener, its
+ * child nodes, and one orderly stop.
+ */
+import { isIP } from 'node:net';
+import { listen, type Listener } from '../ninep/server.js';
+import { parseAddress } from '../ninep/address.js';
+import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+
+export interface RuntimeOptions {
+  node: NodeOptions;
+  listen?: string;
+  remotes: string[];
+}
+
+export interface Runtime {
+  node: TaskNode;
+  listener?: Listener;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
+  if (opts.listen) refuseOpenListen(opts.listen);
+  const node = new TaskNode(opts.node);
+  await node.start();
+  let listener: Listener | undefined;
+  try {
+    // Children first, so a parent dialing us sees our whole capacity.
+    for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
+    if (opts.listen) listener = await listen(opts.listen, () => node.root);
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    node,
+    listener,
+    stop: () => (stopping ??= (async () => {
+      await listener?.close();
+      await node.stop();
+    })()),
+  };
+}
+
+/** `--remote ADDR` children are named after their address: tcp!h!p → h-p. */
+function childName(addr: string, i: number): string {
+  const a = parseAddress(addr);
+  const name = a.kind === 'unix' ? a.path.split('/').pop()! : `${a.host}-${a.port}`;
+  return name.replace(/[^\w.-]/g, '_') || `node${i}`;
+}
+
+/**
+ * SPEC section 8: a node listening on anything but loopback refuses to
+ * start without authentication, and this node has none yet.
+ */
+function refuseOpenListen(addr: string): void {
+  const a = parseAddress(addr);
+  if (a.kind === 'unix') return;
+  const host = a.host.toLowerCase();
+  const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  if (!loopback) {
+    throw new Error(`refusing to listen on ${addr}: only loopback and unix sockets are allowed until authentication (--key) is supported`);
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * One 9P connection on the server side: framing, the tag table, Tversion
+ * and Tflush. Every other request runs as its own promise, so a read that
+ * waits for output never holds up a stat on the same connection.
+ *
+ * Flush (flush(9P)): the old request's signal is aborted; its Rflush goes
+ * out once the old request has settled. If it settled with a result, that
+ * result is sent first (the client must honour it: a walk may have bound a
+ * fid); if it failed, most likely with EINTR, its reply is dropped. A
+ * request that ignores the signal is dropped after `flushGraceMs`, and its
+ * late answer is discarded. Either way no reply for the old tag follows
+ * the Rflush.
+ */
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import type { Node } from '../ns/types.js';
+import { FsError } from '../ns/errors.js';
+import { pack, unpack } from './codec.js';
+import {
+  DEFAULT_MSIZE, MIN_MSIZE, VERSION_9P2000, VERSION_UNKNOWN,
+} from './constants.js';
+import { describe } from './describe.js';
+import { errorString } from './errstr.js';
+import type { Logger, Session } from './fid.js';
+import { closeQuietly } from './fid.js';
+import { Framer } from './framer.js';
+import type { Reply } from './handlers.js';
+import { handle } from './handlers.js';
+import type { Message, Msg, TMessage } from './messages.js';
+import { isTName } from './messages.js';
+
+const defaultLog = createDebug('taskfs:9p');
+
+export interface ServeOptions {
+  /** Largest msize offered; clients asking for more get this. */
+  msize?: number;
+  log?: Logger;
+  /** How long a flushed request may take to notice its signal. */
+  flushGraceMs?: number;
+  /** Called once when the connection is gone (err: why, if not a clean close). */
+  onClose?: (err?: Error) => void;
+}
+
+export interface ConnectionStats {
+  /** Fids in the table (attached, walked or open). */
+  fids: number;
+  /** Fids opened for I/O. */
+  openFiles: number;
+  /** Requests received and not yet answered or dropped. */
+  pending: number;
+}
+
+export interface Connection {
+  close(): void;
+  stats(): ConnectionStats;
+  /** Resolves when the connection has closed and its files are closed. */
+  readonly closed: Promise<void>;
+}
+
+/** A request in flight. */
+interface Pending {
+  readonly tag: number;
+  readonly controller: AbortController;
+  /** Tags of Tflushes waiting for this request, in arrival order. */
+  readonly flushes: number[];
+  grace?: NodeJS.Timeout;
+}
+
+export class ServerConnection implements Connection {
+  readonly closed: Promise<void>;
+  private readonly framer: Framer;
+  private readonly maxMsize: number;
+  private readonly log: Logger;
+  private readonly flushGraceMs: number;
+  private session: Session | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private dead = false;
+  private resolveClosed!: () => void;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly root: () => Node,
+    private readonly opts: ServeOptions = {},
+  ) {
+    this.maxMsize = Math.max(MIN_MSIZE, opts.msize ?? DEFAULT_MSIZE);
+    this.log = opts.log ?? defaultLog;
+    this.flushGraceMs = opts.flushGraceMs ?? 1000;
+    this.framer = new Framer(this.maxMsize);
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.shutdown());
+    socket.on('error', (err) => this.shutdown(err));
+    socket.on('close', () => this.shutdown());
+  }
+
+  close(): void {
+    this.shutdown();
+  }
+
+  stats(): ConnectionStats {
+    let openFiles = 0;
+    for (const f of this.session?.fids.values() ?? []) if (f.open !== undefined) openFiles++;
+    return { fids: this.session?.fids.size ?? 0, openFiles, pending: this.pending.size };
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.dead) return;
+    try {
+      for (const frame of this.framer.push(chunk)) {
+        this.onMessage(unpack(frame, this.framer.maxSize));
+        if (this.dead) return;
+      }
+    } catch (err) {
+      // Malformed input (or a bug in dispatch): drop this peer, not the process.
+      this.log('closing connection: %s', (err as Error)?.message ?? err);
+      this.shutdown(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private onMessage(msg: Message): void {
+    if (this.log.enabled !== false) this.log('<- %s', describe(msg));
+    if (msg.type === 'Tversion') return this.version(msg);
+    if (!isTName(msg.type)) {
+      return this.sendError(msg.tag, new FsError('EINVAL', `unexpected message ${msg.type}`));
+    }
+    if (this.session === undefined) {
+      return this.sendError(msg.tag, new FsError('EINVAL', 'Tversion must come first'));
+    }
+    if (this.pending.has(msg.tag)) {
+      return this.sendError(msg.tag, new FsError('EINVAL', 'duplicate tag'));
+    }
+    const p: Pending = { tag: msg.tag, controller: new AbortController(), flushes: [] };
+    this.pending.set(msg.tag, p);
+    if (msg.type === 'Tflush') return this.flush(p, msg);
+    const session = this.session;
+    handle(session, msg as TMessage, p.controller.signal).then(
+      (reply) => this.finish(p, reply),
+      (err: unknown) => {
+        if (!(err instanceof FsError)) this.log('%s failed: %O', msg.type, err);
+        this.finish(p, { type: 'Rerror', ename: errorString(err) });
+      },
+    );
+  }
+
+  /** version(9P): a new session; everything of the old one is dropped. */
+  private version(msg: Msg<'Tversion'>): void {
+    void this.endSession();
+    if (msg.msize < MIN_MSIZE) {
+      return this.sendError(msg.tag, new FsError('EINVAL', `msize ${msg.msize} is too small`));
+    }
+    const msize = Math.min(msg.msize, this.maxMsize);
+    const version = negotiateVersion(msg.version);
+    if (version === VERSION_9P2000) {
+      this.framer.maxSize = msize;
+      this.session = { fids: new Map(), msize, root: this.root, log: this.log };
+    }
+    this.send(msg.tag, { type: 'Rversion', msize, version });
+  }
+
+  private flush(self: Pending, msg: Msg<'Tflush'>): void {
+    const old = this.pending.get(msg.oldtag);
+    if (old === undefined || old === self) {
+      // Already answered (or never seen): nothing to wait for.
+      this.finish(self, { type: 'Rflush' });
+      return;
+    }
+    old.flushes.push(self.tag);
+    old.controller.abort(new FsError('EINTR', 'interrupted'));
+    old.grace ??= setTimeout(() => {
+      this.log('tag %d ignored its flush for %d ms; dropping it', old.tag, this.flushGraceMs);
+      this.finish(old, undefined);
+    }, this.flushGraceMs);
+    old.grace.unref();
+  }
+
+  /** A request has settled (reply) or is being dropped (undefined). */
+  private finish(p: Pending, reply: Reply | undefined): void {
+    if (this.pending.get(p.tag) !== p) return; // dropped earlier; its answer is stale
+    this.pending.delete(p.tag);
+    clearTimeout(p.grace);
+    const flushed = p.flushes.length > 0;
+    if (reply !== undefined && !(flushed && reply.type === 'Rerror')) this.send(p.tag, reply);
+    for (const tag of p.flushes) {
+      const f = this.pending.get(tag);
+      if (f !== undefined) this.finish(f, { type: 'Rflush' });
+    }
+  }
+
+  private sendError(tag: number, err: unknown): void {
+    this.send(tag, { type: 'Rerror', ename: errorString(err) });
+  }
+
+  private send(tag: number, reply: Reply): void {
+    if (this.dead) return;
+    let msg = { ...reply, tag } as Message;
+    let buf: Buffer;
+    try {
+      buf = pack(msg);
+      const limit = this.session?.msize ?? this.maxMsize;
+      if (buf.length > limit) throw new FsError('E2BIG', `${reply.type} of ${buf.length} bytes exceeds msize ${limit}`);
+    } catch (err) {
+      this.log('cannot send %s: %s', reply.type, (err as Error)?.message ?? err);
+      msg = { type: 'Rerror', tag, ename: errorString(err) };
+      buf = pack(msg);
+    }
+    if (this.log.enabled !== false) this.log('-> %s', describe(msg));
+    this.socket.write(buf);
+  }
+
+  /** Aborts every request and closes every fid of the current session. */
+  private endSession(): Promise<void> {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.grace);
+      p.controller.abort(new FsError('ECONNRESET', 'session ended'));
+    }
+    this.pending.clear();
+    const s = this.session;
+    this.session = undefined;
+    if (s === undefined) return Promise.resolve();
+    const closing = [...s.fids.values()].map((f) => closeQuietly(f, this.log));
+    s.fids.clear();
+    return Promise.all(closing).then(() => undefined);
+  }
+
+  private shutdown(err?: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    if (err !== undefined) this.log('connection error: %s', err.message);
+    const closing = this.endSession();
+    if (!this.socket.destroyed) this.socket.destroy();
+    void closing.then(() => {
+      this.opts.onClose?.(err);
+      this.resolveClosed();
+    });
+  }
+}
+
+/**
+ * version(9P): a suffix after '.' is ignored, and any 9Pnnnn with
+ * nnnn >= 2000 may be answered with 9P2000; anything else is "unknown".
+ */
+export function negotiateVersion(v: string): string {
+  const m = /^9P(\d+)$/.exec(v.split('.')[0]!);
+  return m !== null && Number(m[1]) >= 2000 ? VERSION_9P2000 : VERSION_UNKNOWN;
+}

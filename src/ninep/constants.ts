@@ -1,0 +1,28 @@
+/** Protocol constants of 9P2000 (see intro(9P), fcall(3)). */
+
+/** Tag of Tversion, which is answered before any tag table exists. */
+export const NOTAG = 0xffff;
+/** "No fid", e.g. Tattach.afid when not authenticating. */
+export const NOFID = 0xffffffff;
+/** Bytes of header in Tread/Twrite/Rread; iounit = msize - IOHDRSZ. */
+export const IOHDRSZ = 24;
+/** At most this many names per Twalk (and qids per Rwalk). */
+export const MAXWELEM = 16;
+/** size[4] type[1] tag[2]: the smallest possible frame. */
+export const HEADER_SIZE = 7;
+
+export const VERSION_9P2000 = '9P2000';
+export const VERSION_UNKNOWN = 'unknown';
+
+/** 128 KiB of payload per read/write plus the header. */
+export const DEFAULT_MSIZE = 128 * 1024 + IOHDRSZ;
+/** Below this an Rerror or a stat may not fit; such a client is refused. */
+export const MIN_MSIZE = 256;
+
+/** Topen/Tcreate mode values and bits (open(9P)). */
+export const OREAD = 0;
+export const OWRITE = 1;
+export const ORDWR = 2;
+export const OEXEC = 3;
+export const OTRUNC = 0x10;
+export const ORCLOSE = 0x40;

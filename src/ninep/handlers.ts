@@ -1,0 +1,162 @@
+/**
+ * What each T-message does to the session and the tree. The connection
+ * (connection.ts) owns tags, flush and Tversion; everything here may run
+ * concurrently with other requests, so state is re-checked after every
+ * await and nothing is committed once the request's signal has aborted
+ * (a flushed request must look as if it never happened).
+ */
+import { isDir } from '../ns/types.js';
+import { FsError } from '../ns/errors.js';
+import {
+  IOHDRSZ, NOFID, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE,
+} from './constants.js';
+import { readDir } from './dirread.js';
+import type { Session } from './fid.js';
+import { Fid, closeQuietly, interrupted, lookupFid } from './fid.js';
+import type { Msg, RMessage, TMessage, Untagged } from './messages.js';
+import { assertQid, toWireStat, wstatRequest } from './stat.js';
+import { walk } from './walk.js';
+
+export type Reply = Untagged<RMessage>;
+
+export async function handle(s: Session, msg: TMessage, signal: AbortSignal): Promise<Reply> {
+  switch (msg.type) {
+    case 'Tauth':
+      // Authentication is off: clients proceed to Tattach with afid = NOFID.
+      throw new FsError('ENOSYS', 'authentication not required');
+    case 'Tattach': return attach(s, msg, signal);
+    case 'Twalk': return walk(s, msg, signal);
+    case 'Topen': return open(s, msg, signal);
+    case 'Tcreate':
+      lookupFid(s, msg.fid);
+      throw new FsError('EPERM', 'permission denied');
+    case 'Tread': return read(s, msg, signal);
+    case 'Twrite': return write(s, msg, signal);
+    case 'Tclunk': return clunk(s, msg);
+    case 'Tremove': return remove(s, msg);
+    case 'Tstat': return stat(s, msg);
+    case 'Twstat': return wstat(s, msg);
+    case 'Tversion':
+    case 'Tflush':
+      throw new Error(`${msg.type} is handled by the connection`);
+  }
+}
+
+async function attach(s: Session, msg: Msg<'Tattach'>, signal: AbortSignal): Promise<Reply> {
+  if (s.fids.has(msg.fid)) throw new FsError('EBADF', 'fid already in use');
+  if (msg.afid !== NOFID) throw new FsError('ENOSYS', 'authentication not required');
+  const root = s.root();
+  const st = await root.stat();
+  if (signal.aborted) throw interrupted();
+  if (s.fids.has(msg.fid)) throw new FsError('EBADF', 'fid already in use');
+  const qid = assertQid(st.qid, 'attach');
+  s.fids.set(msg.fid, new Fid([root], qid));
+  return { type: 'Rattach', qid };
+}
+
+async function open(s: Session, msg: Msg<'Topen'>, signal: AbortSignal): Promise<Reply> {
+  const f = lookupFid(s, msg.fid);
+  if (f.open !== undefined || f.opening) throw new FsError('EBADF', 'fid already open');
+  if ((msg.mode & ~(3 | OTRUNC | ORCLOSE)) !== 0) throw new FsError('EINVAL', 'illegal mode');
+  // Remove-on-close would let any reader delete sessions; not offered.
+  if ((msg.mode & ORCLOSE) !== 0) throw new FsError('EPERM', 'permission denied');
+  const access = msg.mode & 3;
+  const read = access === OREAD || access === ORDWR || access === OEXEC;
+  const write = access === OWRITE || access === ORDWR;
+  const truncate = (msg.mode & OTRUNC) !== 0;
+
+  f.opening = true;
+  try {
+    const st = await f.node.stat();
+    if (signal.aborted) throw interrupted();
+    const qid = assertQid(st.qid, 'open');
+    const reply: Reply = { type: 'Ropen', qid, iounit: s.msize - IOHDRSZ };
+    if (isDir(st)) {
+      if (access !== OREAD || truncate) throw new FsError('EISDIR', 'is a directory');
+      if (s.fids.get(msg.fid) !== f) throw new FsError('EBADF', 'unknown fid');
+      f.open = { mode: msg.mode, read: true, write: false, dir: { entries: [], index: 0, offset: 0n } };
+      return reply;
+    }
+    // The tree expects front ends to check the permission bits (ns/types.ts).
+    if (read && (st.mode & 0o444) === 0) throw new FsError('EACCES', 'permission denied');
+    if ((write || truncate) && (st.mode & 0o222) === 0) throw new FsError('EACCES', 'permission denied');
+    if (f.node.open === undefined) throw new FsError('EACCES', 'permission denied');
+    const file = await f.node.open({ read, write, truncate });
+    if (signal.aborted || s.fids.get(msg.fid) !== f) {
+      // Flushed or clunked meanwhile: the open must not outlive its fid.
+      await file.close().catch((err: unknown) => s.log('close after abandoned open: %s', err));
+      throw signal.aborted ? interrupted() : new FsError('EBADF', 'unknown fid');
+    }
+    f.open = { mode: msg.mode, read, write, file };
+    return reply;
+  } finally {
+    f.opening = false;
+  }
+}
+
+function ioOffset(offset: bigint): number {
+  if (offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new FsError('EINVAL', 'offset too large');
+  return Number(offset);
+}
+
+async function read(s: Session, msg: Msg<'Tread'>, signal: AbortSignal): Promise<Reply> {
+  const f = lookupFid(s, msg.fid);
+  const o = f.open;
+  if (o === undefined || !o.read) throw new FsError('EBADF', 'fid not open for reading');
+  const count = Math.min(msg.count, s.msize - IOHDRSZ);
+  if (o.dir !== undefined) {
+    return { type: 'Rread', data: await readDir(f, o.dir, msg.offset, count, signal) };
+  }
+  const data = await o.file!.read(ioOffset(msg.offset), count, signal);
+  return { type: 'Rread', data: data.length > count ? data.subarray(0, count) : data };
+}
+
+async function write(s: Session, msg: Msg<'Twrite'>, signal: AbortSignal): Promise<Reply> {
+  const f = lookupFid(s, msg.fid);
+  const o = f.open;
+  if (o === undefined || !o.write || o.file === undefined) {
+    throw new FsError('EBADF', 'fid not open for writing');
+  }
+  const n = await o.file.write(msg.data, ioOffset(msg.offset), signal);
+  const count = Number.isInteger(n) && n >= 0 && n <= msg.data.length ? n : msg.data.length;
+  return { type: 'Rwrite', count };
+}
+
+async function clunk(s: Session, msg: Msg<'Tclunk'>): Promise<Reply> {
+  const f = lookupFid(s, msg.fid);
+  s.fids.delete(msg.fid);
+  await closeQuietly(f, s.log);
+  return { type: 'Rclunk' };
+}
+
+/** remove(9P): the fid is clunked even when the remove fails. */
+async function remove(s: Session, msg: Msg<'Tremove'>): Promise<Reply> {
+  const f = lookupFid(s, msg.fid);
+  s.fids.delete(msg.fid);
+  try {
+    if (f.node.remove === undefined) throw new FsError('EPERM', 'permission denied');
+    await f.node.remove();
+  } finally {
+    await closeQuietly(f, s.log);
+  }
+  return { type: 'Rremove' };
+}
+
+async function stat(s: Session, msg: Msg<'Tstat'>): Promise<Reply> {
+  const f = lookupFid(s, msg.fid);
+  const st = toWireStat(await f.node.stat());
+  // stat(9P): the root of a server is called '/'.
+  if (f.nodes.length === 1) st.name = '/';
+  return { type: 'Rstat', stat: st };
+}
+
+/**
+ * Nothing here can be renamed, chmod-ed or resized. A Twstat that changes
+ * nothing is a sync request, and length 0 is what Unix clients send for
+ * O_TRUNC; both are accepted as no-ops so that `> file` works.
+ */
+async function wstat(s: Session, msg: Msg<'Twstat'>): Promise<Reply> {
+  lookupFid(s, msg.fid);
+  if (wstatRequest(msg.stat) === 'change') throw new FsError('EPERM', 'permission denied');
+  return { type: 'Rwstat' };
+}

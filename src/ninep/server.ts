@@ -1,0 +1,104 @@
+/**
+ * The 9P2000 server: serve one connection, or listen on a dial string.
+ * The tree is supplied as `root()`, called once per Tattach.
+ */
+import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { connect as netConnect, createServer } from 'node:net';
+import type { Duplex } from 'node:stream';
+import createDebug from 'debug';
+import type { Node } from '../ns/types.js';
+import type { Address } from './address.js';
+import { formatAddress, parseAddress } from './address.js';
+import type { Connection, ServeOptions } from './connection.js';
+import { ServerConnection } from './connection.js';
+
+export type { Connection, ConnectionStats, ServeOptions } from './connection.js';
+
+const log = createDebug('taskfs:9p');
+
+export function serveConnection(socket: Duplex, root: () => Node, opts: ServeOptions = {}): Connection {
+  return new ServerConnection(socket, root, opts);
+}
+
+export interface ListenOptions extends ServeOptions {
+  /** Called for every accepted connection (limits and accounting hook in here). */
+  onConnection?: (conn: Connection, socket: Socket) => void;
+}
+
+export interface Listener {
+  /** The dial string clients use, with the real port for `tcp!host!0`. */
+  readonly address: string;
+  /** Live connections. */
+  connections(): Connection[];
+  /** Stops listening and drops every connection. */
+  close(): Promise<void>;
+}
+
+export async function listen(addr: string, root: () => Node, opts: ListenOptions = {}): Promise<Listener> {
+  const where = parseAddress(addr);
+  const live = new Set<Connection>();
+  const server = createServer((socket) => {
+    socket.setNoDelay?.(true);
+    const conn = serveConnection(socket, root, {
+      ...opts,
+      onClose: (err) => {
+        live.delete(conn);
+        opts.onClose?.(err);
+      },
+    });
+    live.add(conn);
+    log('connection from %s', socket.remoteAddress ?? 'unix socket');
+    opts.onConnection?.(conn, socket);
+  });
+  await bind(server, where);
+  server.on('error', (err) => log('listener error: %s', err.message));
+  const address = boundAddress(server, where);
+  log('listening on %s', address);
+  let closing: Promise<void> | undefined;
+  return {
+    address,
+    connections: () => [...live],
+    close: () => (closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const conns = [...live];
+      for (const c of conns) c.close();
+      await Promise.all([stopped, ...conns.map((c) => c.closed)]);
+    })()),
+  };
+}
+
+async function bind(server: Server, where: Address): Promise<void> {
+  try {
+    await listenOnce(server, where);
+  } catch (err) {
+    // A unix socket left behind by a dead server: take it over.
+    if (where.kind !== 'unix' || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    if (await isAlive(where.path)) throw err;
+    log('removing stale socket %s', where.path);
+    await rm(where.path, { force: true });
+    await listenOnce(server, where);
+  }
+}
+
+async function listenOnce(server: Server, where: Address): Promise<void> {
+  if (where.kind === 'unix') server.listen(where.path);
+  else server.listen(where.port, where.host);
+  // once() rejects if 'error' comes first (EADDRINUSE, EACCES...).
+  await once(server, 'listening');
+}
+
+function isAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+function boundAddress(server: Server, where: Address): string {
+  if (where.kind === 'unix') return formatAddress(where);
+  const info = server.address() as AddressInfo;
+  return formatAddress({ kind: 'tcp', host: where.host, port: info.port });
+}

@@ -1,0 +1,100 @@
+/**
+ * A child node mounted over 9P (`--remote`, `mount ADDR NAME`): its tree,
+ * its capacity, and reservations on it. A reservation holds the child's
+ * clone open for as long as it lives; when this node or its connection
+ * goes, the child sees the handle close and releases by itself.
+ */
+import createDebug from 'debug';
+import { FsError, asFsError } from '../ns/errors.js';
+import type { Node } from '../ns/types.js';
+import { connect, type NinepClient } from '../ninep/client.js';
+import { readChildFile, type Child } from '../taskfs/child.js';
+import { parseCapacity, type CapacityLine } from './distribute.js';
+import { guardLost } from './lost-guard.js';
+
+const log = createDebug('taskfs:nodes');
+
+/** Silence longer than this from a child node means it is gone (SIGSTOP, cable cut). */
+export const DEFAULT_CHILD_TIMEOUT_MS = 4000;
+
+export class ChildNode {
+  private lostReason?: string;
+  private readonly lostCtl = new AbortController();
+
+  private constructor(readonly name: string, readonly addr: string, private readonly client: NinepClient) {
+    void client.closed.then((err) => this.markLost(err?.message ?? 'unmounted'));
+  }
+
+  static async connect(name: string, addr: string, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS): Promise<ChildNode> {
+    try {
+      return new ChildNode(name, addr, await connect(addr, { timeoutMs }));
+    } catch (err) {
+      const e = asFsError(err);
+      throw new FsError(e.code, `mount ${addr}: ${e.message}`);
+    }
+  }
+
+  get root(): Node {
+    return this.client.root;
+  }
+
+  get lost(): string | undefined {
+    return this.lostReason;
+  }
+
+  /** Aborted when the child is lost: guards of its children listen. */
+  get lostSignal(): AbortSignal {
+    return this.lostCtl.signal;
+  }
+
+  private markLost(reason: string): void {
+    if (this.lostReason) return;
+    this.lostReason = `${this.name}: ${reason}`;
+    log('child node %s lost: %s', this.name, reason);
+    this.lostCtl.abort();
+  }
+
+  async capacity(): Promise<CapacityLine[]> {
+    if (this.lostReason) return [];
+    return parseCapacity(await readChildFile(this.root, 'status'));
+  }
+
+  /** A session on the child with `share` leaves (`res 0` for one), bound later as a Child. */
+  async reserve(share: number, os: string, machine: string): Promise<Child> {
+    const clone = await this.root.walk!('clone');
+    if (!clone?.open) throw new FsError('EIO', `${this.name}: no clone file`);
+    const handle = await clone.open({ read: true, write: true });
+    try {
+      const id = (await handle.read(0, 32)).toString().trim();
+      await handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quoteWord(os)} ${quoteWord(machine)}\n`), 0)
+        .catch((err) => {
+          const e = asFsError(err);
+          throw new FsError(e.code, `${this.name}: ${e.message}`);
+        });
+      const dir = await this.root.walk!(id);
+      if (!dir) throw new FsError('EIO', `${this.name}: session ${id} vanished`);
+      const topology = share === 1 ? '' : await readChildFile(dir, 'topology');
+      const status = await readChildFile(dir, 'status');
+      const release = async () => {
+        await handle.close().catch(() => undefined);
+        if (!this.lostReason) await dir.remove?.().catch(() => undefined);
+      };
+      return guardLost({ dir, ctl: handle, topology, release }, this, status, await dir.stat());
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  mountLine(): string {
+    return `mount ${this.addr} ${this.name}`;
+  }
+}
+
+function quoteWord(w: string): string {
+  return /^[\w*.-]+$/.test(w) ? w : `'${w.replace(/'/g, "''")}'`;
+}

@@ -1,0 +1,141 @@
+/**
+ * A child on another node, seen through a guard that knows what to say
+ * when that node is gone: `status` shows its leaves `Lost`, `wait` gives a
+ * `'lost: REASON'` line for every leaf that had not ended, output ends, and
+ * nothing blocks. While the node answers, everything passes through.
+ */
+import { FsError, asFsError } from '../ns/errors.js';
+import { textHandle } from '../ns/handles.js';
+import type { FileStat, Node, OpenFile, OpenMode } from '../ns/types.js';
+import { leafCount, type Child } from '../taskfs/child.js';
+import { quote } from '../taskfs/quote.js';
+
+export interface LostSource {
+  readonly lost: string | undefined;
+  readonly lostSignal: AbortSignal;
+}
+
+export function guardLost(child: Child, source: LostSource, initialStatus: string, dirStat: FileStat): Child {
+  let lastStatus = initialStatus;
+  const leaves = leafCount(child);
+  const lostError = () => new FsError('EIO', `node lost: ${source.lost}`);
+
+  const statusHandle = async (mode: OpenMode): Promise<OpenFile> => {
+    if (!source.lost) {
+      try {
+        const f = await (await child.dir.walk!('status'))!.open!(mode);
+        const text = await readAll(f);
+        lastStatus = text;
+        return textHandle({ text });
+      } catch (err) {
+        if (!source.lost) throw err;
+      }
+    }
+    return textHandle({ text: lastStatus.replace(/^(\S+ \S+ )\S+/gm, '$1Lost') });
+  };
+
+  const file = (name: string, real: Node | undefined): Node => ({
+    stat: async () => (real && !source.lost ? real.stat() : { ...dirStat, name, mode: 0o444, qid: { ...dirStat.qid, type: 0 } }),
+    open: async (mode) => {
+      if (name === 'status') return statusHandle(mode);
+      if (source.lost) {
+        if (name === 'wait') return textHandle({ text: lostLines(leaves, source.lost) });
+        if (['stdout', 'stderr', 'stdio'].includes(name) && !mode.write) return textHandle({ text: '' });
+        throw lostError();
+      }
+      const f = await real!.open!(mode);
+      if (name === 'wait') return lostAwareWait(f, leaves, source);
+      if (['stdout', 'stderr', 'stdio'].includes(name)) return endsWhenLost(f, source);
+      return f;
+    },
+  });
+
+  const dir: Node = {
+    stat: async () => (source.lost ? dirStat : child.dir.stat().catch(() => dirStat)),
+    walk: async (name) => {
+      if (source.lost) return ['status', 'wait', 'stdout', 'stderr', 'stdio'].includes(name) ? file(name, undefined) : undefined;
+      const real = await child.dir.walk!(name);
+      if (!real) return undefined;
+      return real.open ? file(name, real) : real;
+    },
+    list: async () => (source.lost ? [] : child.dir.list!()),
+  };
+
+  const ctl: OpenFile = {
+    read: (o, n, s) => child.ctl.read(o, n, s),
+    write: (d, o, s) => {
+      if (source.lost) return Promise.reject(lostError());
+      return child.ctl.write(d, o, s);
+    },
+    close: () => child.ctl.close(),
+  };
+
+  return { dir, ctl, topology: child.topology, release: child.release, lost: () => source.lost };
+}
+
+function lostLines(count: number, reason: string): string {
+  return `0 0 0 0 ${quote(`lost: ${reason}`)}\n`.repeat(Math.max(0, count));
+}
+
+async function readAll(f: OpenFile): Promise<string> {
+  const parts: Buffer[] = [];
+  try {
+    for (let off = 0; ; ) {
+      const b = await f.read(off, 64 * 1024);
+      if (b.length === 0) return Buffer.concat(parts).toString();
+      parts.push(b);
+      off += b.length;
+    }
+  } finally {
+    await f.close().catch(() => undefined);
+  }
+}
+
+/** Output: a lost node's stream just ends (what it said so far was delivered). */
+function endsWhenLost(f: OpenFile, source: LostSource): OpenFile {
+  return {
+    read: async (o, n, s) => {
+      try {
+        return await f.read(o, n, anySignal(s, source.lostSignal));
+      } catch (err) {
+        if (source.lost) return Buffer.alloc(0);
+        throw err;
+      }
+    },
+    write: (d, o, s) => f.write(d, o, s),
+    close: () => f.close().catch(() => undefined),
+  };
+}
+
+/** wait: the node's lines while it answers, then a lost line for each leaf not yet ended. */
+function lostAwareWait(f: OpenFile, leaves: number, source: LostSource): OpenFile {
+  let seen = 0; // newline count in bytes delivered from the node
+  let delivered = 0; // bytes delivered from the node
+  let tail: Buffer | undefined;
+  return {
+    read: async (offset, count, signal) => {
+      if (!tail) {
+        try {
+          const b = await f.read(offset, count, anySignal(signal, source.lostSignal));
+          if (offset + b.length > delivered) {
+            const fresh = b.subarray(Math.max(0, delivered - offset));
+            for (const byte of fresh) if (byte === 10) seen++;
+            delivered = offset + b.length;
+          }
+          return b;
+        } catch (err) {
+          if (!source.lost) throw asFsError(err);
+          tail = Buffer.from(lostLines(leaves - seen, source.lost));
+        }
+      }
+      const at = offset - delivered;
+      return tail.subarray(Math.max(0, at), Math.max(0, at + count));
+    },
+    write: () => Promise.reject(new FsError('EACCES', 'permission denied: read only')),
+    close: () => f.close().catch(() => undefined),
+  };
+}
+
+function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
+  return a ? AbortSignal.any([a, b]) : b;
+}

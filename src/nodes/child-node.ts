@@ -64,8 +64,15 @@ export class ChildNode {
     const clone = await this.root.walk!('clone');
     if (!clone?.open) throw new FsError('EIO', `${this.name}: no clone file`);
     const handle = await clone.open({ read: true, write: true });
+    let id: string | undefined;
+    // Closing the clone handle releases the child's session; removing it
+    // leaves nothing behind on the child for a refused or released share.
+    const release = async () => {
+      await handle.close().catch(() => undefined);
+      if (id !== undefined && !this.lostReason) await (await this.root.walk!(id).catch(() => undefined))?.remove?.().catch(() => undefined);
+    };
     try {
-      const id = (await handle.read(0, 32)).toString().trim();
+      id = (await handle.read(0, 32)).toString().trim();
       await handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quoteWord(os)} ${quoteWord(machine)}\n`), 0)
         .catch((err) => {
           const e = asFsError(err);
@@ -75,13 +82,9 @@ export class ChildNode {
       if (!dir) throw new FsError('EIO', `${this.name}: session ${id} vanished`);
       const topology = share === 1 ? '' : await readChildFile(dir, 'topology');
       const status = await readChildFile(dir, 'status');
-      const release = async () => {
-        await handle.close().catch(() => undefined);
-        if (!this.lostReason) await dir.remove?.().catch(() => undefined);
-      };
       return guardLost({ dir, ctl: handle, topology, release }, this, status, await dir.stat());
     } catch (err) {
-      await handle.close().catch(() => undefined);
+      await release();
       throw err;
     }
   }

@@ -56,7 +56,8 @@ export function guardLost(child: Child, source: LostSource, initialStatus: strin
       if (source.lost) return ['status', 'wait', 'stdout', 'stderr', 'stdio'].includes(name) ? file(name, undefined) : undefined;
       const real = await child.dir.walk!(name);
       if (!real) return undefined;
-      return real.open ? file(name, real) : real;
+      // Session files are guarded; numbered children are directories, and pass through.
+      return /^\d+$/.test(name) ? real : file(name, real);
     },
     list: async () => (source.lost ? [] : child.dir.list!()),
   };

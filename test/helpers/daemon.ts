@@ -26,17 +26,28 @@ const live = new Set<Daemon>();
 export async function startMount(args: string[] = [], opts: { dir?: string; mnt?: string } = {}): Promise<Daemon> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
   const mnt = opts.mnt ?? join(dir, 'mnt');
-  const proc = spawn(taskfsBin, ['mount', mnt, '--workdir', join(dir, 'work'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/);
+}
+
+/** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
+export async function startServe(args: string[] = []): Promise<Daemon & { addr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
+  const d = await startDaemon(['serve', '--listen', 'tcp!127.0.0.1!0', '--workdir', join(dir, 'work'), ...args], dir, '', /listening on (\S+)/);
+  return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
+}
+
+async function startDaemon(argv: string[], dir: string, mnt: string, ready: RegExp): Promise<Daemon> {
+  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   await new Promise<void>((resolvePromise, reject) => {
     const onData = (chunk: string) => {
       err += chunk;
-      if (err.includes('mounted on')) resolvePromise();
+      if (ready.test(err)) resolvePromise();
     };
     proc.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`taskfs mount exited ${code}: ${err}`)));
+    void exited.then((code) => reject(new Error(`taskfs ${argv[0]} exited ${code}: ${err}`)));
   });
   const daemon: Daemon = {
     mnt,
@@ -52,7 +63,7 @@ export async function startMount(args: string[] = [], opts: { dir?: string; mnt?
         await exited;
         clearTimeout(t);
       }
-      await sh(`fusermount -uz ${mnt} 2>/dev/null; true`);
+      if (mnt) await sh(`fusermount -uz ${mnt} 2>/dev/null; true`);
       return proc.exitCode;
     },
   };

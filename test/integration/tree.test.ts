@@ -1,0 +1,125 @@
+/**
+ * A tree of real node processes on loopback (issue 3): shares, aggregation
+ * through the root mount, failures of a middle node and of the root.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { fuseMissing } from '../helpers/fuse.js';
+import { pidsMatching, run, sh, startMount, startServe, stopAll, until } from '../helpers/daemon.js';
+
+const lines = (text: string) => text.split('\n').filter(Boolean);
+const marker = () => `${1000 + Math.floor(Math.random() * 9000)}.${process.pid}`;
+
+async function peakRss(pid: number): Promise<number> {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+}
+
+describe.skipIf(fuseMissing)('a tree of nodes', () => {
+  afterEach(stopAll);
+
+  it('three levels run the SPEC session through the root mount', async () => {
+    const grandchild = await startServe(['--slots', '2']);
+    const a = await startServe(['--slots', '2', '--remote', grandchild.addr]);
+    const b = await startServe(['--slots', '2']);
+    const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
+    expect(await run('cat status', { cwd: root.mnt })).toBe(`4 Linux ${(await run('uname -m')).trim()}\n`);
+    expect(lines(await run('cat ns', { cwd: root.mnt }))).toEqual([`mount ${a.addr} ${name(a.addr)}`, `mount ${b.addr} ${name(b.addr)}`]);
+    expect(lines(await run('ls nodes', { cwd: root.mnt }))).toEqual([name(a.addr), name(b.addr)].sort());
+
+    const out = await run(`cd $(cat clone) && echo res 4 > ctl && ls -d [0-9]* && cat topology && echo && cat > ctl <<'EOF'
+exec sh -c 'echo rank $TASKFS_RANK of $TASKFS_SIZE'
+EOF
+cat stdio`, { cwd: root.mnt });
+    const [l0, l1, topology, ...ranks] = lines(out);
+    expect([l0, l1]).toEqual(['0', '1']);
+    expect(topology).toBe('0/0/0 0/0/1 1/0 1/1');
+    expect(ranks.sort()).toEqual(['rank 0 of 4', 'rank 1 of 4', 'rank 2 of 4', 'rank 3 of 4']);
+    const status = lines(await run('cat 0/status', { cwd: root.mnt }));
+    expect(status).toHaveLength(4);
+    for (const l of status) expect(l).toMatch(/^cmd\/\d+ \d+ Done \S+ sh$/);
+    const wait = lines(await run('cat 0/wait', { cwd: root.mnt }));
+    expect(wait).toHaveLength(4);
+    for (const l of wait) expect(l).toMatch(/^\d+ \d+ \d+ \d+ ''$/);
+    // 0/0 is the middle node's session, 0/0/0 the grandchild's, 0/1 the other child's.
+    expect(await run('cat 0/0/topology; echo; cat 0/0/0/topology; echo; cat 0/1/status | wc -l', { cwd: root.mnt })).toBe('0/0 0/1\n0 1\n2\n');
+  });
+
+  it('shares follow capacity; an impossible request leaves nothing reserved anywhere', async () => {
+    const one = await startServe(['--slots', '1']);
+    const three = await startServe(['--slots', '3']);
+    const root = await startMount(['--remote', one.addr, '--remote', three.addr]);
+    expect(await run('cat status', { cwd: root.mnt })).toMatch(/^4 Linux /);
+    expect(await run('cd $(cat clone) && echo res 4 > ctl && cat topology', { cwd: root.mnt })).toBe('0 1/0 1/1 1/2');
+
+    const r = await sh('n=$(cat clone); /bin/echo res 4 Plan9 mips > $n/ctl; s=$?; cat $n/err; exit $s', { cwd: root.mnt });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('No space left on device');
+    expect(r.stdout).toMatch(/no child node has resources matching Plan9 mips/);
+    // Only the first reservation's sessions exist on the children.
+    expect(lines(await run(`ls nodes/${name(one.addr)} | grep -c '^[0-9]'`, { cwd: root.mnt }))).toEqual(['1']);
+  });
+
+  it('a refusing child rolls back every share already granted', async () => {
+    const strict = await startServe(['--slots', '1', '--strict-slots']);
+    const loose = await startServe(['--slots', '1']);
+    const root = await startMount(['--remote', strict.addr, '--remote', loose.addr]);
+    const r = await sh('n=$(cat clone); /bin/echo res 4 > $n/ctl; s=$?; cat $n/err; exit $s', { cwd: root.mnt });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/only 1 of 1 slots free/);
+    for (const child of [strict, loose]) {
+      expect((await sh(`ls nodes/${name(child.addr)} | grep '^[0-9]'`, { cwd: root.mnt })).stdout).toBe('');
+    }
+  });
+
+  it('SIGKILL of a middle node: its leaves turn Lost, wait answers, the rest run on', async () => {
+    const grandchild = await startServe(['--slots', '2']);
+    const middle = await startServe(['--slots', '2', '--remote', grandchild.addr]);
+    const other = await startServe(['--slots', '2']);
+    const root = await startMount(['--remote', middle.addr, '--remote', other.addr]);
+    const m = marker();
+    const n = (await run(`n=$(cat clone); echo $n; echo res 4 > $n/ctl; echo exec sleep ${m} > $n/ctl`, { cwd: root.mnt })).trim();
+    expect(await pidsMatching(`^sleep ${m}$`)).toHaveLength(4);
+    const waiting = sh(`cat ${n}/wait`, { cwd: root.mnt, timeout: 60_000 });
+    middle.proc.kill('SIGKILL');
+    const status = await until(async () => {
+      const s = await run(`cat ${n}/status`, { cwd: root.mnt });
+      return (s.match(/ Lost /g) ?? []).length === 2 ? s : undefined;
+    }, 10_000);
+    expect(status.match(/ Execute /g)).toHaveLength(2);
+    // The grandchild's parent is gone: it releases and kills its leaves.
+    await until(async () => (await pidsMatching(`^sleep ${m}$`)).length === 2, 5000);
+    await run(`echo kill > ${n}/ctl`, { cwd: root.mnt });
+    const wait = lines((await waiting).stdout);
+    expect(wait).toHaveLength(4);
+    expect(wait.filter((l) => /'lost: /.test(l))).toHaveLength(2);
+    expect(wait.filter((l) => / killed$/.test(l))).toHaveLength(2);
+  });
+
+  it('SIGKILL of the root: every process it started below is gone and the sessions released', async () => {
+    const a = await startServe(['--slots', '2']);
+    const b = await startServe(['--slots', '2']);
+    const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
+    const m = marker();
+    await run(`n=$(cat clone); echo res 4 > $n/ctl; echo exec sleep ${m} > $n/ctl`, { cwd: root.mnt });
+    expect(await pidsMatching(`^sleep ${m}$`)).toHaveLength(4);
+    root.proc.kill('SIGKILL');
+    await until(async () => (await pidsMatching(`^sleep ${m}$`)).length === 0, 5000);
+    const again = await startMount(['--remote', a.addr]);
+    expect(await run(`cat nodes/${name(a.addr)}/0/status`, { cwd: again.mnt })).toMatch(/^cmd\/0 0 Closed /);
+  });
+
+  it('256 MiB from leaves two levels down reaches the root whole, its memory bounded', async () => {
+    const grandchild = await startServe(['--slots', '2']);
+    const middle = await startServe(['--slots', '2', '--remote', grandchild.addr]);
+    const root = await startMount(['--remote', middle.addr]);
+    const each = 128 * 1024 * 1024;
+    const out = await run(`cd $(cat clone) && echo res 2 > ctl && echo exec head -c ${each} /dev/zero > ctl && cat stdout | wc -c`, { cwd: root.mnt, timeout: 120_000 });
+    expect(out.trim()).toBe(String(2 * each));
+    expect(await peakRss(root.proc.pid!)).toBeLessThan(200 * 1024 * 1024);
+  }, 180_000);
+});
+
+function name(addr: string): string {
+  const [, host, port] = addr.split('!');
+  return `${host}-${port}`;
+}

@@ -15,10 +15,23 @@ export interface LostSource {
   readonly lostSignal: AbortSignal;
 }
 
+const outputs = new Set(['stdout', 'stderr', 'stdio']);
+const answeredWhenLost = new Set(['status', 'wait', ...outputs]);
+
+/**
+ * Why the node is gone, if `err` says so: the connection's pending requests
+ * fail (ECONNRESET) a moment before the loss is announced.
+ */
+function goneReason(source: LostSource, err: unknown): string | undefined {
+  if (source.lost) return source.lost;
+  const e = asFsError(err);
+  return e.code === 'ECONNRESET' ? e.message : undefined;
+}
+
 export function guardLost(child: Child, source: LostSource, initialStatus: string, dirStat: FileStat): Child {
   let lastStatus = initialStatus;
   const leaves = leafCount(child);
-  const lostError = () => new FsError('EIO', `node lost: ${source.lost}`);
+  const lostError = () => new FsError('EIO', `node lost: ${source.lost ?? 'connection lost'}`);
 
   const statusHandle = async (mode: OpenMode): Promise<OpenFile> => {
     if (!source.lost) {
@@ -28,24 +41,25 @@ export function guardLost(child: Child, source: LostSource, initialStatus: strin
         lastStatus = text;
         return textHandle({ text });
       } catch (err) {
-        if (!source.lost) throw err;
+        if (!goneReason(source, err)) throw err;
       }
     }
     return textHandle({ text: lastStatus.replace(/^(\S+ \S+ )\S+/gm, '$1Lost') });
   };
 
+  /** A session file of the child; `real` is undefined once the node is known gone. */
   const file = (name: string, real: Node | undefined): Node => ({
     stat: async () => (real && !source.lost ? real.stat() : { ...dirStat, name, mode: 0o444, qid: { ...dirStat.qid, type: 0 } }),
     open: async (mode) => {
       if (name === 'status') return statusHandle(mode);
-      if (source.lost) {
-        if (name === 'wait') return textHandle({ text: lostLines(leaves, source.lost) });
-        if (['stdout', 'stderr', 'stdio'].includes(name) && !mode.write) return textHandle({ text: '' });
+      if (!real || source.lost) {
+        if (name === 'wait') return textHandle({ text: lostLines(leaves, source.lost ?? 'connection lost') });
+        if (outputs.has(name) && !mode.write) return textHandle({ text: '' });
         throw lostError();
       }
-      const f = await real!.open!(mode);
+      const f = await real.open!(mode);
       if (name === 'wait') return lostAwareWait(f, leaves, source);
-      if (['stdout', 'stderr', 'stdio'].includes(name)) return endsWhenLost(f, source);
+      if (outputs.has(name)) return endsWhenLost(f, source);
       return f;
     },
   });
@@ -53,11 +67,17 @@ export function guardLost(child: Child, source: LostSource, initialStatus: strin
   const dir: Node = {
     stat: async () => (source.lost ? dirStat : child.dir.stat().catch(() => dirStat)),
     walk: async (name) => {
-      if (source.lost) return ['status', 'wait', 'stdout', 'stderr', 'stdio'].includes(name) ? file(name, undefined) : undefined;
-      const real = await child.dir.walk!(name);
-      if (!real) return undefined;
-      // Session files are guarded; numbered children are directories, and pass through.
-      return /^\d+$/.test(name) ? real : file(name, real);
+      if (!source.lost) {
+        try {
+          const real = await child.dir.walk!(name);
+          if (!real) return undefined;
+          // Session files are guarded; numbered children are directories, and pass through.
+          return /^\d+$/.test(name) ? real : file(name, real);
+        } catch (err) {
+          if (!goneReason(source, err)) throw err;
+        }
+      }
+      return answeredWhenLost.has(name) ? file(name, undefined) : undefined;
     },
     list: async () => (source.lost ? [] : child.dir.list!()),
   };
@@ -99,7 +119,7 @@ function endsWhenLost(f: OpenFile, source: LostSource): OpenFile {
       try {
         return await f.read(o, n, anySignal(s, source.lostSignal));
       } catch (err) {
-        if (source.lost) return Buffer.alloc(0);
+        if (goneReason(source, err)) return Buffer.alloc(0);
         throw err;
       }
     },
@@ -125,8 +145,9 @@ function lostAwareWait(f: OpenFile, leaves: number, source: LostSource): OpenFil
           }
           return b;
         } catch (err) {
-          if (!source.lost) throw asFsError(err);
-          tail = Buffer.from(lostLines(leaves - seen, source.lost));
+          const reason = goneReason(source, err);
+          if (!reason) throw asFsError(err);
+          tail = Buffer.from(lostLines(leaves - seen, reason));
         }
       }
       const at = offset - delivered;

@@ -108,6 +108,51 @@ cat stdio`, { cwd: root.mnt });
     expect(await run(`cat nodes/${name(a.addr)}/0/status`, { cwd: again.mnt })).toMatch(/^cmd\/0 0 Closed /);
   });
 
+  it('mount and unmount child nodes at run time through ctl', async () => {
+    const child = await startServe(['--slots', '3']);
+    const root = await startMount();
+    await run(`echo mount ${child.addr} worker > ctl`, { cwd: root.mnt });
+    expect(await run('cat ns; ls nodes; cat status', { cwd: root.mnt })).toMatch(new RegExp(`^mount ${child.addr} worker\nworker\n3 Linux `));
+    expect(await run('cat nodes/worker/arch', { cwd: root.mnt })).toMatch(/^Linux /);
+    const dup = await sh(`/bin/echo mount ${child.addr} worker > ctl`, { cwd: root.mnt });
+    expect(dup.stderr).toContain('File exists');
+    const nowhere = await sh('/bin/echo mount tcp!127.0.0.1!1 nobody > ctl', { cwd: root.mnt });
+    expect(nowhere.code).not.toBe(0);
+    await run('echo unmount worker > ctl', { cwd: root.mnt });
+    expect(await run('cat ns; ls nodes', { cwd: root.mnt })).toBe('');
+    expect((await sh('/bin/echo unmount worker > ctl', { cwd: root.mnt })).stderr).toContain('No such file or directory');
+  });
+
+  it('xsplice carries bytes between leaves on different nodes', async () => {
+    const a = await startServe(['--slots', '1']);
+    const b = await startServe(['--slots', '1']);
+    const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
+    const out = await run(`cd $(cat clone) && echo res 2 > ctl && cat > ctl <<'EOF'
+exec sh -c 'if [ $TASKFS_RANK = 0 ]; then echo one; echo two; else tr a-z A-Z; fi'
+xsplice 0 1
+EOF
+cat 1/stdout`, { cwd: root.mnt });
+    expect(out).toBe('ONE\nTWO\n');
+  });
+
+  it('a frozen child node (SIGSTOP) is found out by keepalive and its leaves turn Lost', async () => {
+    const frozen = await startServe(['--slots', '1']);
+    const fine = await startServe(['--slots', '1']);
+    const root = await startMount(['--remote', frozen.addr, '--remote', fine.addr]);
+    const n = (await run('n=$(cat clone); echo $n; echo res 2 > $n/ctl; echo exec sleep 60 > $n/ctl', { cwd: root.mnt })).trim();
+    const waiting = sh(`cat ${n}/wait`, { cwd: root.mnt });
+    frozen.proc.kill('SIGSTOP');
+    try {
+      await until(async () => / Lost /.test(await run(`cat ${n}/status`, { cwd: root.mnt })), 15_000, 500);
+      await run(`echo kill > ${n}/ctl`, { cwd: root.mnt });
+      const wait = lines((await waiting).stdout);
+      expect(wait.filter((l) => /'lost: /.test(l))).toHaveLength(1);
+      expect(wait.filter((l) => / killed$/.test(l))).toHaveLength(1);
+    } finally {
+      frozen.proc.kill('SIGCONT');
+    }
+  });
+
   it('256 MiB from leaves two levels down reaches the root whole, its memory bounded', async () => {
     const grandchild = await startServe(['--slots', '2']);
     const middle = await startServe(['--slots', '2', '--remote', grandchild.addr]);

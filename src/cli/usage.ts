@@ -1,3 +1,16 @@
+/** The options `mount` and `serve` share. */
+const nodeOptions = `  --slots N        leaf capacity of this node (default: the CPU count)
+  --strict-slots   refuse reservations beyond --slots instead of oversubscribing
+  --name NAME      node name (default: the host name)
+  --workdir DIR    spools and default working directory
+                   (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
+  --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
+                   host:port or unix!/path (loopback and unix only, for now)
+  --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
+                   time with 'echo mount ADDR NAME > ctl'
+  -h, --help       this text
+`;
+
 export const usage = {
   main: `usage: taskfs COMMAND [OPTIONS]
 
@@ -18,17 +31,7 @@ node started and unmount. A stale mount left by a crash is cleared first;
 a non-empty ordinary directory is refused.
 
 options:
-  --slots N        leaf capacity of this node (default: the CPU count)
-  --strict-slots   refuse reservations beyond --slots instead of oversubscribing
-  --name NAME      node name (default: the host name)
-  --workdir DIR    spools and default working directory
-                   (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
-  --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
-                   host:port or unix!/path (loopback and unix only, for now)
-  --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
-                   time with 'echo mount ADDR NAME > ctl'
-  -h, --help       this text
-
+${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr (or taskfs:fuse, taskfs:session, ...)
 `,
@@ -40,17 +43,7 @@ until SIGINT or SIGTERM. Parents mount it with --remote ADDR or
 can mount it too.
 
 options:
-  --slots N        leaf capacity of this node (default: the CPU count)
-  --strict-slots   refuse reservations beyond --slots instead of oversubscribing
-  --name NAME      node name (default: the host name)
-  --workdir DIR    spools and default working directory
-                   (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
-  --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
-                   host:port or unix!/path (loopback and unix only, for now)
-  --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
-                   time with 'echo mount ADDR NAME > ctl'
-  -h, --help       this text
-
+${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr
 `,

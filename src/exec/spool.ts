@@ -20,6 +20,7 @@
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import createDebug from 'debug';
+import { park } from '../ns/park.js';
 import { FsError } from '../ns/errors.js';
 
 const log = createDebug('taskfs:exec');
@@ -168,22 +169,7 @@ export class Spool {
   waitFor(offset: number, signal?: AbortSignal): Promise<void> {
     checkRange(offset, 0);
     if (offset < this.total || this.isEnded) return Promise.resolve();
-    if (signal?.aborted) return Promise.reject(new FsError('EINTR', 'interrupted'));
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        this.waiters.delete(waiter);
-        reject(new FsError('EINTR', 'interrupted'));
-      };
-      const waiter: Waiter = {
-        offset,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      this.waiters.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return park(this.waiters, (resolve): Waiter => ({ offset, resolve }), signal);
   }
 
   /** Ends, wakes every waiting reader and writer, waits for the disk writer, deletes the spool file. */

@@ -8,6 +8,7 @@
  * consumes nothing, so an EINTR retry at the same offset gets the bytes.
  */
 import { FsError } from '../ns/errors.js';
+import { park } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 
 export interface MergeOptions {
@@ -121,7 +122,7 @@ class LineMerger implements OpenFile {
       if (this.buffered > 0 && offset < this.base + this.buffered) return this.take(offset, count);
       if (this.failure) throw this.failure;
       if (this.running === 0) return Buffer.alloc(0);
-      await this.waitForData(signal);
+      await park(this.readers, (wake) => wake, signal);
     }
   }
 
@@ -138,22 +139,6 @@ class LineMerger implements OpenFile {
       n += c.length;
     }
     return Buffer.concat(parts, n);
-  }
-
-  private waitForData(signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(new FsError('EINTR', 'interrupted'));
-      const wake = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = () => {
-        this.readers.delete(wake);
-        reject(new FsError('EINTR', 'interrupted'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.readers.add(wake);
-    });
   }
 
   async write(): Promise<number> {

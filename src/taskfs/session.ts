@@ -7,6 +7,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
+import { park } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
 import { leafCount, readChildFile, type Child } from './child.js';
@@ -134,19 +135,7 @@ export class Session {
   async awaitRun(signal?: AbortSignal): Promise<Run | undefined> {
     while (!this.run) {
       if (this.released || this.removed) return undefined;
-      await new Promise<void>((resolve, reject) => {
-        if (signal?.aborted) return reject(new FsError('EINTR', 'interrupted'));
-        const wake = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          this.runWaiters.delete(wake);
-          reject(new FsError('EINTR', 'interrupted'));
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.runWaiters.add(wake);
-      });
+      await park(this.runWaiters, (wake) => wake, signal);
     }
     return this.run;
   }

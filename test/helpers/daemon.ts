@@ -138,3 +138,8 @@ export async function until<T>(probe: () => Promise<T | undefined | false>, ms =
     await new Promise((r) => setTimeout(r, step));
   }
 }
+
+/** Peak resident memory of a process (VmHWM), in bytes. */
+export async function peakRss(pid: number): Promise<number> {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+}

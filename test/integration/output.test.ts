@@ -3,15 +3,9 @@
  * byte, lines are never spliced across leaves, memory stays bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
 import { fuseMissing } from '../helpers/fuse.js';
-import { run, startMount, stopAll, type Daemon } from '../helpers/daemon.js';
+import { peakRss, run, startMount, stopAll, type Daemon } from '../helpers/daemon.js';
 
-/** Peak resident memory of a process, in bytes. */
-async function peakRss(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
-}
 
 describe.skipIf(fuseMissing)('spooled output through FUSE', () => {
   let d: Daemon;

@@ -3,16 +3,12 @@
  * through the root mount, failures of a middle node and of the root.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
 import { fuseMissing } from '../helpers/fuse.js';
-import { pidsMatching, run, sh, startMount, startServe, stopAll, until } from '../helpers/daemon.js';
+import { peakRss, pidsMatching, run, sh, startMount, startServe, stopAll, until } from '../helpers/daemon.js';
 
 const lines = (text: string) => text.split('\n').filter(Boolean);
 const marker = () => `${1000 + Math.floor(Math.random() * 9000)}.${process.pid}`;
 
-async function peakRss(pid: number): Promise<number> {
-  return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
-}
 
 describe.skipIf(fuseMissing)('a tree of nodes', () => {
   afterEach(stopAll);

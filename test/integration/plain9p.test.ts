@@ -3,7 +3,8 @@
  * drives a session on a `taskfs serve` node (issue 3, item 6).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServe, stopAll, type Daemon } from '../helpers/daemon.js';
+import { fuseMissing } from '../helpers/fuse.js';
+import { run, startMount, startServe, stopAll, type Daemon } from '../helpers/daemon.js';
 import { OREAD, ORDWR, OWRITE, RFLUSH, RREAD, Raw9p } from '../helpers/raw9p.js';
 
 describe('a plain 9P2000 client', () => {
@@ -60,5 +61,25 @@ describe('a plain 9P2000 client', () => {
     // Closing the clone handle releases the session: the sleep ends.
     await c.clunk(6);
     await c.clunk(5);
+  });
+});
+
+describe.skipIf(fuseMissing)('mount --listen: one node, two faces', () => {
+  afterAll(stopAll);
+
+  it('a session made through FUSE is read over 9P', async () => {
+    const d = await startMount(['--listen', 'tcp!127.0.0.1!0']);
+    const addr = /listening on (\S+)\)/.exec(d.stderr())![1]!;
+    const n = (await run('n=$(cat clone); echo $n; echo exec echo both faces > $n/ctl; cat $n/wait > /dev/null', { cwd: d.mnt })).trim();
+    const c = await Raw9p.dial(addr);
+    try {
+      await c.version();
+      await c.attach(0);
+      expect(await c.walk(0, 1, [n, 'stdout'])).toBe(2);
+      await c.open(1, OREAD);
+      expect(await c.readAll(1)).toBe('both faces\n');
+    } finally {
+      c.close();
+    }
   });
 });

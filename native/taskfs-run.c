@@ -12,8 +12,10 @@
  *   fail ERRNO STAGE                       chdir or exec failed (STAGE: chdir|exec); helper exits 127
  *   exit PID CODE SIGNAL USER_US SYS_US    CMD ended: exit code or -1, signal or 0, CPU microseconds
  *
- * After `exit` the helper lingers, as subreaper of the command's orphans,
- * until no process of the command's group is left, then exits 0. So while the
+ * After `exit` the helper cleans the command's process group: what the
+ * command left behind (background jobs) gets SIGTERM, and SIGKILL two seconds
+ * later, as a task's leftovers should. It lingers, as subreaper of the
+ * command's orphans, until no process of the group is left, then exits 0. So while the
  * helper lives the group may live, and once it is gone the pgid may be
  * recycled: the daemon never signals a stranger. If the daemon dies, the
  * kernel sends us SIGTERM (PR_SET_PDEATHSIG) and we SIGKILL the whole group,
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -277,20 +280,29 @@ int main(int argc, char **argv)
            usec(ru.ru_utime), usec(ru.ru_stime));
 
     /*
-     * Linger while the group has members (background jobs). Each second a
-     * SIGALRM interrupts the wait to look again: a member may be reaped by a
-     * parent other than us, and then no wait of ours would return.
+     * Clean the group and linger while it has members. Each second a SIGALRM
+     * interrupts the wait to look again: a member may be reaped by a parent
+     * other than us, and then no wait of ours would return.
      */
     set_handler(SIGALRM, on_alarm);
     struct itimerval tick = { { 1, 0 }, { 1, 0 } };
-    int timer = 0;
+    int termed = 0, killed = 0;
+    struct timespec since;
     for (;;) {
         while (waitpid(-1, NULL, WNOHANG) > 0) {}
         if (kill(-pid, 0) < 0 && errno == ESRCH)
             break;   /* EPERM: a member changed uid; still there */
-        if (!timer) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!termed) {
+            killpg(pid, SIGTERM);
+            killpg(pid, SIGCONT);   /* a stopped member could not act on SIGTERM */
             setitimer(ITIMER_REAL, &tick, NULL);
-            timer = 1;
+            since = now;
+            termed = 1;
+        } else if (!killed && now.tv_sec - since.tv_sec >= 2) {
+            killpg(pid, SIGKILL);
+            killed = 1;
         }
         if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
             pause();   /* members exist but are not our children: wait for the next tick */

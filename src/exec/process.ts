@@ -15,13 +15,18 @@ import { getSystemErrorMap } from 'node:util';
 import createDebug from 'debug';
 import { FsError, asFsError, isErrorCode } from '../ns/errors.js';
 import { signalNumber } from './signals.js';
+import type { Quota } from './quota.js';
 import type { Spool } from './spool.js';
 
 const log = createDebug('taskfs:exec');
 
 export interface ExitInfo { pid: number; userMs: number; sysMs: number; realMs: number; status: string }
 // status: '' for exit 0, 'exit: N', 'killed' (ended after our kill()), 'signal: N' (any other signal; N the number)
-export interface StartRequest { argv: string[]; cwd: string; env: Record<string, string>; nice?: number; stdout: Spool; stderr: Spool; helperPath: string }
+export interface StartRequest {
+  argv: string[]; cwd: string; env: Record<string, string>; nice?: number; stdout: Spool; stderr: Spool; helperPath: string;
+  /** Bytes both streams may spool before the process is paused (see quota.ts). */
+  quota?: Quota;
+}
 
 interface ExitReport { code: number; signal: number; userUs: number; sysUs: number }
 
@@ -31,6 +36,7 @@ export class LeafProcess {
 
   private readonly child: ChildProcess;
   private readonly argv0: string;
+  private readonly quota?: Quota;
   private readonly t0 = performance.now();
   private pidValue = 0;
   private started = false;
@@ -73,6 +79,7 @@ export class LeafProcess {
     if (req.argv.length === 0 || req.argv[0] === '') throw new FsError('EINVAL', 'exec: empty command');
     if (req.nice !== undefined && !Number.isFinite(req.nice)) throw new FsError('EINVAL', `exec: bad nice ${req.nice}`);
     this.argv0 = req.argv[0];
+    this.quota = req.quota;
     this.onStarted = onStarted;
     this.exited = new Promise((r) => { this.resolveExited = r; });
     this.helperGone = new Promise((r) => { this.resolveHelperGone = r; });
@@ -209,9 +216,12 @@ export class LeafProcess {
       } catch (err) {
         log('%s %d: append: %s', what, this.pidValue, (err as Error).message);   // spool ended by someone else
       }
+      const quota = this.quota;
+      if (quota && !quota.charge(chunk.length)) more = false;
       if (!more) {
+        // Paused, the pipe fills and the process blocks in write(2): nothing is lost.
         stream.pause();
-        void spool.drained().then(() => { if (!done) stream.resume(); });
+        void Promise.all([spool.drained(), quota?.room()]).then(() => { if (!done) stream.resume(); });
       }
     });
     stream.on('end', finish);

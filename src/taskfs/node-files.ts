@@ -62,7 +62,7 @@ export function nodeRoot(node: TaskNode): Node {
   });
 }
 
-/** Node ctl verbs (and ns lines): debug N; mount ADDR NAME and unmount NAME of child nodes. */
+/** Node ctl verbs (and ns lines): debug N; limit NAME N; mount ADDR NAME and unmount NAME of child nodes. */
 async function nodeCtl(node: TaskNode, text: string): Promise<void> {
   for (const line of text.split('\n')) {
     const words = tokenize(line);
@@ -74,6 +74,11 @@ async function nodeCtl(node: TaskNode, text: string): Promise<void> {
         node.debug = Number(args[0]);
         if (node.debug > 0) createDebug.enable('taskfs:*');
         else createDebug.disable();
+        break;
+      }
+      case 'limit': {
+        if (args.length !== 2 || !/^\d+$/.test(args[1]!)) throw new FsError('EINVAL', 'usage: limit sessions|leaves|spool N');
+        node.setLimit(args[0]!, Number(args[1]));
         break;
       }
       case 'mount':

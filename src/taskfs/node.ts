@@ -13,6 +13,7 @@ import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine
 import { reserveLocalSlots } from '../nodes/local-slots.js';
 import type { Child } from './child.js';
 import { nodeRoot } from './node-files.js';
+import type { Quota } from '../exec/quota.js';
 import { Session, type ResRequest } from './session.js';
 import { ctlWrite } from './verbs.js';
 
@@ -28,9 +29,20 @@ export interface NodeOptions {
   workdir: string;
   /** The exec helper binary (build/taskfs-run). */
   helperPath: string;
-  /** Leaves one `res` may ask for. */
-  maxLeaves?: number;
+  /** Limits; each can be changed at run time with `limit NAME N` on the node ctl. */
+  limits?: Partial<Limits>;
 }
+
+export interface Limits {
+  /** Sessions on this node, local leaves included. */
+  sessions: number;
+  /** Leaves one `res` may ask for. */
+  leaves: number;
+  /** Bytes one leaf may spool (stdout + stderr) before it is paused; 0 for none. */
+  spool: number;
+}
+
+export const defaultLimits: Limits = { sessions: 10_000, leaves: 4096, spool: 16 * 1024 ** 3 };
 
 export class TaskNode {
   readonly sessions = new Map<number, Session>();
@@ -39,7 +51,9 @@ export class TaskNode {
   readonly root: Node;
   readonly os = type();
   readonly machine = machine();
-  readonly maxLeaves: number;
+  readonly limits: Limits;
+  /** Budgets of running leaves, told when the spool limit changes. */
+  readonly quotas = new Set<Quota>();
   /** Where the node is mounted through FUSE, when it is: processes get paths into it. */
   mountpoint?: string;
   envText = '';
@@ -48,7 +62,7 @@ export class TaskNode {
   private stopping = false;
 
   constructor(readonly opts: NodeOptions) {
-    this.maxLeaves = opts.maxLeaves ?? 4096;
+    this.limits = { ...defaultLimits, ...opts.limits };
     this.root = nodeRoot(this);
   }
 
@@ -89,6 +103,9 @@ export class TaskNode {
       const s = this.sessions.get(id);
       if (!s || s.reusable) break;
       id++;
+    }
+    if (!this.sessions.has(id) && this.sessions.size >= this.limits.sessions) {
+      throw new FsError('ENOSPC', `too many sessions: this node's limit is ${this.limits.sessions} (limit sessions N)`);
     }
     this.sessions.get(id)?.remove();
     const session = new Session(this, id, this.nextSerial++);
@@ -210,6 +227,12 @@ export class TaskNode {
     return [...this.childNodes.values()].map((c) => c.mountLine() + '\n').join('');
   }
 
+  setLimit(name: string, value: number): void {
+    if (!(name in this.limits)) throw new FsError('EINVAL', `limit: unknown limit ${name} (sessions, leaves, spool)`);
+    this.limits[name as keyof Limits] = value;
+    if (name === 'spool') for (const q of this.quotas) q.recheck();
+  }
+
   settings(): string {
     return [
       `name ${this.opts.name}`,
@@ -217,6 +240,7 @@ export class TaskNode {
       `strictslots ${this.opts.strictSlots ? 1 : 0}`,
       `debug ${this.debug}`,
       `workdir ${this.opts.workdir}`,
+      ...Object.entries(this.limits).map(([k, v]) => `limit ${k} ${v}`),
       '',
     ].join('\n');
   }

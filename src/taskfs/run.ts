@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import createDebug from 'debug';
 import { asFsError } from '../ns/errors.js';
 import { LeafProcess, type ExitInfo } from '../exec/process.js';
+import type { Quota } from '../exec/quota.js';
 import { Spool } from '../exec/spool.js';
 import { quote } from './quote.js';
 
@@ -21,6 +22,8 @@ export interface RunSpec {
   spoolDir: string;
   /** Unique among runs on this node: names the spool files. */
   tag: string;
+  /** The spool budget of this leaf. */
+  quota?: Quota;
 }
 
 export type RunState = 'Execute' | 'Done' | 'Fail' | 'Lost';
@@ -43,7 +46,7 @@ export class Run {
   async start(): Promise<void> {
     const { argv, cwd, env, nice, helperPath } = this.spec;
     try {
-      this.process = await LeafProcess.start({ argv, cwd, env, nice, helperPath, stdout: this.stdout, stderr: this.stderr });
+      this.process = await LeafProcess.start({ argv, cwd, env, nice, helperPath, stdout: this.stdout, stderr: this.stderr, quota: this.spec.quota });
     } catch (err) {
       const e = asFsError(err);
       this.state = 'Fail';

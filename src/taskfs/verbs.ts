@@ -16,7 +16,7 @@ interface Verb {
 }
 
 const verbs: Record<string, Verb> = {
-  res: { words: [1, 3], usage: 'res N [os [machine]]', run: (s, w) => s.reserve(parseRes(w, s.node.maxLeaves)) },
+  res: { words: [1, 3], usage: 'res N [os [machine]]', run: (s, w) => s.reserve(parseRes(w, s.node.limits.leaves)) },
   exec: { words: [0, Infinity], usage: 'exec CMD [ARG...]', run: (s, w) => s.exec(w) },
   kill: { words: [0, 0], usage: 'kill', run: (s) => s.kill() },
   signal: { words: [1, 1], usage: 'signal SIG', run: (s, [sig]) => s.signal(sig!) },
@@ -54,7 +54,7 @@ function parseRes([n, os = '*', machine = '*']: string[], max: number) {
   const m = /^(\+?)(\d+)$/.exec(n!);
   if (!m) throw new FsError('EINVAL', `res: bad count ${JSON.stringify(n)}: want a whole number N or +N`);
   const count = Number(m[2]);
-  if (count > max) throw new FsError('ENOSPC', `res: ${count} leaves is more than the limit of ${max} per reservation`);
+  if (count > max) throw new FsError('ENOSPC', `res: ${count} leaves is more than the limit of ${max} per reservation (limit leaves N)`);
   return { count, grow: m[1] === '+', os, machine };
 }
 

@@ -3,7 +3,7 @@
  * leave no mount and no process; after SIGKILL the next mount starts clean.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fuseMissing } from '../helpers/fuse.js';
 import { isMounted, pidsMatching, run, sh, startMount, stopAll, taskfsBin, until } from '../helpers/daemon.js';
@@ -43,6 +43,17 @@ describe.skipIf(fuseMissing)('daemon lifecycle', () => {
     const again = await startMount([], { dir: d.dir, mnt: d.mnt });
     expect(await run('cat clone', { cwd: again.mnt })).toBe('0');
     await again.stop();
+  });
+
+  it('the mount is private to its user and nothing in the workdir is world-writable', async () => {
+    const d = await startMount();
+    await run('n=$(cat clone); echo exec seq 1 300000 > $n/ctl; cat $n/wait > /dev/null', { cwd: d.mnt });
+    const options = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === d.mnt)!;
+    expect(options).not.toMatch(/allow_other/);
+    expect(options).toContain(`user_id=${process.getuid!()}`);
+    expect(await run(`find ${d.dir}/work -perm -o+w`)).toBe('');
+    expect(await run(`stat -c %a ${d.dir}/work/spool ${d.dir}/work/work`)).toBe('700\n700\n');
+    await d.stop();
   });
 
   it('refuses a non-empty ordinary directory and explains', async () => {

@@ -20,9 +20,9 @@ export function defaultWorkdir(name: string): string {
   return join(state, 'taskfs', name);
 }
 
-/** build/taskfs-run, beside dist/ in the package. */
-export function helperPath(): string {
-  return fileURLToPath(new URL('../../build/taskfs-run', import.meta.url));
+/** build/taskfs-spawnd, beside dist/ in the package. */
+export function spawndPath(): string {
+  return fileURLToPath(new URL('../../build/taskfs-spawnd', import.meta.url));
 }
 
 export function nodeOptions(values: { slots?: string; name?: string; workdir?: string; 'strict-slots'?: boolean }): NodeOptions {
@@ -32,6 +32,6 @@ export function nodeOptions(values: { slots?: string; name?: string; workdir?: s
     slots: positiveInt(values.slots, '--slots') ?? availableParallelism(),
     strictSlots: values['strict-slots'] ?? false,
     workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name))),
-    helperPath: helperPath(),
+    spawndPath: spawndPath(),
   };
 }

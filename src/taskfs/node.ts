@@ -2,9 +2,9 @@
  * A taskfs node: its sessions, its settings, and where the leaves of a
  * reservation come from. The tree it serves is built in node-files.ts.
  */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { machine, type } from 'node:os';
+import { machine, tmpdir, type } from 'node:os';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
@@ -14,6 +14,7 @@ import { reserveLocalSlots } from '../nodes/local-slots.js';
 import type { Child } from './child.js';
 import { nodeRoot } from './node-files.js';
 import type { Quota } from '../exec/quota.js';
+import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
 import { ctlWrite } from './verbs.js';
 
@@ -27,8 +28,8 @@ export interface NodeOptions {
   strictSlots: boolean;
   /** Spools and default working directory live here. */
   workdir: string;
-  /** The exec helper binary (build/taskfs-run). */
-  helperPath: string;
+  /** The fork server binary (build/taskfs-spawnd). */
+  spawndPath: string;
   /** Limits; each can be changed at run time with `limit NAME N` on the node ctl. */
   limits?: Partial<Limits>;
 }
@@ -66,8 +67,12 @@ export class TaskNode {
     this.root = nodeRoot(this);
   }
 
-  get helperPath(): string {
-    return this.opts.helperPath;
+  private spawnerValue?: Spawner;
+
+  /** The fork server every leaf of this node is started by (running between start and stop). */
+  get spawner(): Spawner {
+    if (!this.spawnerValue) throw new FsError('EIO', 'node is not running');
+    return this.spawnerValue;
   }
 
   /** Per process, so several nodes may share a workdir. */
@@ -83,6 +88,7 @@ export class TaskNode {
     await removeDeadSpools(join(this.opts.workdir, 'spool'));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
+    this.spawnerValue = await Spawner.start(this.opts.spawndPath, await socketPath(this.spoolDir));
   }
 
   /** Kill everything and forget every session. */
@@ -92,6 +98,7 @@ export class TaskNode {
     await Promise.allSettled([...this.sessions.values()].map((s) => s.remove()));
     await Promise.allSettled([...this.childNodes.values()].map((c) => c.close()));
     this.childNodes.clear();
+    await this.spawnerValue?.close();
     await rm(this.spoolDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -262,4 +269,15 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Where leaves dial back for their stdio: in the private spool directory,
+ * unless that path is too long for a unix socket (108 bytes), then in a
+ * private directory of its own under the system's temporary directory.
+ */
+async function socketPath(spoolDir: string): Promise<string> {
+  const path = join(spoolDir, 'spawn.sock');
+  if (Buffer.byteLength(path) < 100) return path;
+  return join(await mkdtemp(join(tmpdir(), 'taskfs-')), 'spawn.sock');
 }

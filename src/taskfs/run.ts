@@ -8,6 +8,7 @@ import createDebug from 'debug';
 import { asFsError } from '../ns/errors.js';
 import { LeafProcess, type ExitInfo } from '../exec/process.js';
 import type { Quota } from '../exec/quota.js';
+import type { Spawner } from '../exec/spawner.js';
 import { Spool } from '../exec/spool.js';
 import { quote } from './quote.js';
 
@@ -18,7 +19,7 @@ export interface RunSpec {
   cwd: string;
   env: Record<string, string>;
   nice?: number;
-  helperPath: string;
+  spawner: Spawner;
   spoolDir: string;
   /** Unique among runs on this node: names the spool files. */
   tag: string;
@@ -44,9 +45,9 @@ export class Run {
 
   /** Start the process; on failure the run is `Fail`, its wait line says why, and the error is thrown. */
   async start(): Promise<void> {
-    const { argv, cwd, env, nice, helperPath } = this.spec;
+    const { argv, cwd, env, nice, spawner } = this.spec;
     try {
-      this.process = await LeafProcess.start({ argv, cwd, env, nice, helperPath, stdout: this.stdout, stderr: this.stderr, quota: this.spec.quota });
+      this.process = await LeafProcess.start({ argv, cwd, env, nice, spawner, stdout: this.stdout, stderr: this.stderr, quota: this.spec.quota });
     } catch (err) {
       const e = asFsError(err);
       this.state = 'Fail';

@@ -193,7 +193,7 @@ export class Session {
       cwd: this.workingDir(),
       env: this.processEnv(),
       nice: this.nice,
-      helperPath: this.node.helperPath,
+      spawner: this.node.spawner,
       spoolDir: this.node.spoolDir,
       tag: `${this.serial}-${++this.runs}`,
     });

@@ -58,6 +58,8 @@ export interface DirSpec {
   perm?: number;
   /** The entries, in listing order. Called on every walk and listing. */
   entries(): Promise<ReadonlyArray<readonly [string, Node]>> | ReadonlyArray<readonly [string, Node]>;
+  /** One entry by name, without making the whole listing (walks are the hot path). */
+  lookup?(name: string): Node | undefined;
   remove?(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export class SyntheticDir implements Node {
   }
 
   async walk(name: string): Promise<Node | undefined> {
+    if (this.spec.lookup) return this.spec.lookup(name);
     for (const [entryName, node] of await this.spec.entries()) if (entryName === name) return node;
     return undefined;
   }

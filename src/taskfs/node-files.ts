@@ -10,6 +10,7 @@ import { tokenize } from './quote.js';
 import { sessionDir } from './session-files.js';
 import { validateSetting } from './settings.js';
 import type { TaskNode } from './node.js';
+import type { Session } from './session.js';
 import createDebug from 'debug';
 
 /** Qid paths of the node's own files: session qids start at serial 1. */
@@ -46,19 +47,25 @@ export function nodeRoot(node: TaskNode): Node {
 
   // Session directories are made once per session and kept with it.
   const dirs = new WeakMap<object, Node>();
+  const sessionNode = (s: Session): Node => {
+    let dir = dirs.get(s);
+    if (!dir) dirs.set(s, (dir = sessionDir(s, String(s.id))));
+    return dir;
+  };
+  const topByName = new Map<string, Node>(top);
   return new SyntheticDir({
     name: '/',
     qidPath: BigInt(Q.Root),
     entries: () => [
       ...top,
-      ...[...node.sessions.values()]
-        .sort((a, b) => a.id - b.id)
-        .map((s) => {
-          let dir = dirs.get(s);
-          if (!dir) dirs.set(s, (dir = sessionDir(s, String(s.id))));
-          return [String(s.id), dir] as const;
-        }),
+      ...[...node.sessions.values()].sort((a, b) => a.id - b.id).map((s) => [String(s.id), sessionNode(s)] as const),
     ],
+    lookup: (name) => {
+      const found = topByName.get(name);
+      if (found || !/^(0|[1-9]\d*)$/.test(name)) return found;
+      const s = node.sessions.get(Number(name));
+      return s && sessionNode(s);
+    },
   });
 }
 

@@ -58,6 +58,13 @@ export class TaskNode {
   /** Where the node is mounted through FUSE, when it is: processes get paths into it. */
   mountpoint?: string;
   envText = '';
+  /**
+   * The daemon's environment, read once: every leaf starts from it
+   * (process.env is a slow, syscall-backed object to copy per leaf).
+   */
+  readonly baseEnv: Readonly<Record<string, string>> = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
   debug = 0;
   private nextSerial = 1;
   private stopping = false;

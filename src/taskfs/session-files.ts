@@ -104,10 +104,17 @@ export function sessionDir(session: Session, name: string): Node {
       truncate: f.truncate ? () => f.truncate!(session) : undefined,
     }),
   ] as const);
+  const fileByName = new Map<string, Node>(files);
   return new SyntheticDir({
     name,
     qidPath: sessionQid(session.serial, 0),
     entries: () => [...files, ...session.children.map((c, i) => [String(i), renamed(c.dir, String(i))] as const)],
+    lookup: (entry) => {
+      const file = fileByName.get(entry);
+      if (file || !/^(0|[1-9]\d*)$/.test(entry)) return file;
+      const child = session.children[Number(entry)];
+      return child && renamed(child.dir, entry);
+    },
     remove: async () => {
       if (session.boundIn) throw new FsError('EBUSY', `session ${session.id} is bound into session ${session.boundIn.parent.id}`);
       await session.remove();

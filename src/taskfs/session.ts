@@ -321,9 +321,7 @@ export class Session {
   }
 
   private processEnv(): Record<string, string> {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, parseEnv(this.node.envText), parseEnv(this.text.env));
+    const env: Record<string, string> = { ...this.node.baseEnv, ...parseEnv(this.node.envText), ...parseEnv(this.text.env) };
     env.TASKFS_RANK = String(this.rank);
     env.TASKFS_SIZE = String(this.size);
     const mount = this.node.mountpoint;

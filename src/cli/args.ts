@@ -10,13 +10,14 @@ export const nodeOptionSpec = {
   workdir: { type: 'string' },
   listen: { type: 'string' },
   remote: { type: 'string', multiple: true },
+  key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export function parseNodeArgs(argv: string[]): { runtime: RuntimeOptions; positionals: string[]; help: boolean } {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
   return {
-    runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [] },
+    runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [], keyFile: values.key },
     positionals,
     help: values.help ?? false,
   };

@@ -5,12 +5,16 @@
 import { isIP } from 'node:net';
 import { listen, type Listener } from '../ninep/server.js';
 import { parseAddress } from '../ninep/address.js';
+import { readKeyFile } from '../ninep/keyfile.js';
+import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
   listen?: string;
   remotes: string[];
+  /** --key FILE: the secret 9P clients must prove, and children too. */
+  keyFile?: string;
 }
 
 export interface Runtime {
@@ -20,14 +24,17 @@ export interface Runtime {
 }
 
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
-  if (opts.listen) refuseOpenListen(opts.listen);
+  const key = opts.keyFile === undefined ? undefined : await readKeyFile(opts.keyFile);
+  if (opts.listen) refuseOpenListen(opts.listen, key !== undefined);
+  // One node per process: every child it dials (--remote, ctl mount) gets the key.
+  setChildKey(key);
   const node = new TaskNode(opts.node);
   await node.start();
   let listener: Listener | undefined;
   try {
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
-    if (opts.listen) listener = await listen(opts.listen, () => node.root);
+    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
   } catch (err) {
     await node.stop();
     throw err;
@@ -52,14 +59,15 @@ function childName(addr: string, i: number): string {
 
 /**
  * SPEC section 8: a node listening on anything but loopback refuses to
- * start without authentication, and this node has none yet.
+ * start without authentication. Loopback and unix sockets stay open
+ * without a key, so that stock 9P clients (9pfuse) can mount a local node.
  */
-function refuseOpenListen(addr: string): void {
+function refuseOpenListen(addr: string, haveKey: boolean): void {
   const a = parseAddress(addr);
-  if (a.kind === 'unix') return;
+  if (a.kind === 'unix' || haveKey) return;
   const host = a.host.toLowerCase();
   const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
   if (!loopback) {
-    throw new Error(`refusing to listen on ${addr}: only loopback and unix sockets are allowed until authentication (--key) is supported`);
+    throw new Error(`refusing to listen on ${addr} without --key: beyond loopback and unix sockets, clients must authenticate (give --key FILE)`);
   }
 }

@@ -5,9 +5,11 @@ const nodeOptions = `  --slots N        leaf capacity of this node (default: the
   --workdir DIR    spools and default working directory
                    (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
   --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
-                   host:port or unix!/path (loopback and unix only, for now)
+                   host:port or unix!/path (beyond loopback only with --key)
   --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
                    time with 'echo mount ADDR NAME > ctl'
+  --key FILE       shared secret (the file's content, mode 0600): 9P clients
+                   must prove they hold it, and children must prove it to us
   -h, --help       this text
 `;
 

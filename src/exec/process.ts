@@ -44,6 +44,8 @@ export class LeafProcess {
   private pidValue = 0;
   private stdin?: Writable;
   private outputs: Readable[] = [];
+  /** Ended only once the process has exited too: a reader at EOF knows it is over. */
+  private spools: Spool[] = [];
   private stdinOpen = true;
   private killRequested = false;
   private info: ExitInfo | undefined;
@@ -173,10 +175,10 @@ export class LeafProcess {
     const finish = (): void => {
       if (done) return;
       done = true;
-      spool.end();
       this.outputsOpen--;
       this.maybeFinish();
     };
+    this.spools.push(spool);
     stream.on('data', (chunk: Buffer) => {
       let more = true;
       try {
@@ -223,7 +225,9 @@ export class LeafProcess {
   private maybeFinish(): void {
     if (this.finished || !this.info || this.outputsOpen > 0) return;
     this.finished = true;
+    // Exited first, so whoever watches it (the leaf's state) hears before readers see EOF.
     this.resolveExited(this.info);
+    for (const spool of this.spools) spool.end();
   }
 }
 

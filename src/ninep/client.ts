@@ -12,6 +12,7 @@ import type { Node } from '../ns/types.js';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Address } from './address.js';
 import { parseAddress } from './address.js';
+import { authenticate } from './authclient.js';
 import { DEFAULT_MSIZE, MAXWELEM, MIN_MSIZE, NOFID, VERSION_9P2000 } from './constants.js';
 import type { Msg, TMessage, Untagged } from './messages.js';
 import type { ReplyName } from './mux.js';
@@ -33,6 +34,13 @@ export interface ConnectOptions {
   timeoutMs?: number;
   uname?: string;
   aname?: string;
+  /**
+   * The shared secret (--key): authenticate with taskfs-auth-1 (auth.ts)
+   * before attaching, and refuse a server that cannot prove it holds the
+   * key too. Without one, a server that requires authentication is refused
+   * with "ADDR: authentication required (give --key)".
+   */
+  key?: Buffer;
 }
 
 export async function connect(addr: string, opts: ConnectOptions = {}): Promise<NinepClient> {
@@ -52,7 +60,8 @@ export async function connect(addr: string, opts: ConnectOptions = {}): Promise<
     const fids = new FidPool();
     const rootFid = fids.alloc();
     const uname = opts.uname ?? defaultUser();
-    await mux.rpc({ type: 'Tattach', fid: rootFid, afid: NOFID, uname, aname: opts.aname ?? '' });
+    const aname = opts.aname ?? '';
+    await attach(mux, fids, { addr, fid: rootFid, uname, aname, key: opts.key });
     // The keepalive ping: cheap, answered at once even while reads block.
     mux.ping = () => ({ type: 'Tstat', fid: rootFid });
     return new NinepClient(mux, fids, rootFid);
@@ -137,6 +146,40 @@ export class NinepClient {
       // clunk(9P) frees the fid whatever the answer.
       this.fids.free(fid);
     }
+  }
+}
+
+interface AttachRequest {
+  addr: string;
+  fid: number;
+  uname: string;
+  aname: string;
+  key?: Buffer;
+}
+
+/** Tattach, through taskfs-auth-1 when there is a key. */
+async function attach(mux: Mux, fids: FidPool, req: AttachRequest): Promise<void> {
+  const { addr, fid, uname, aname, key } = req;
+  if (key === undefined) {
+    try {
+      await mux.rpc({ type: 'Tattach', fid, afid: NOFID, uname, aname });
+    } catch (err) {
+      const e = asFsError(err);
+      if (/authentication required/.test(e.message)) throw new FsError(e.code, `${addr}: authentication required (give --key)`);
+      throw err;
+    }
+    return;
+  }
+  if (key.length === 0) throw new FsError('EINVAL', `${addr}: the key is empty`);
+  const afid = fids.alloc();
+  // A failure here ends the connection (connect closes it): nothing to clunk.
+  await authenticate(mux, { addr, afid, key, uname, aname });
+  try {
+    await mux.rpc({ type: 'Tattach', fid, afid, uname, aname });
+  } finally {
+    // An auth fid serves one attach; free its slot on the server.
+    await mux.rpc({ type: 'Tclunk', fid: afid }).catch(() => undefined);
+    fids.free(afid);
   }
 }
 

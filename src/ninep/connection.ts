@@ -10,30 +10,63 @@
  * request that ignores the signal is dropped after `flushGraceMs`, and its
  * late answer is discarded. Either way no reply for the old tag follows
  * the Rflush.
+ *
+ * Limits, so that no client can grow the server without bound: fids per
+ * connection (maxFids), requests in flight (maxPending, refused at once
+ * beyond it, never queued), frames no larger than the negotiated msize
+ * (a bigger one closes the connection), and replies: when the socket stops
+ * taking them (write() returns false) the connection stops reading and
+ * parsing requests until 'drain', so a client that never reads its replies
+ * holds at most what was already in flight.
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import type { Node } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import { pack, unpack } from './codec.js';
 import {
-  DEFAULT_MSIZE, MIN_MSIZE, VERSION_9P2000, VERSION_UNKNOWN,
+  DEFAULT_MAX_FIDS, DEFAULT_MAX_PENDING, DEFAULT_MSIZE, MIN_MSIZE, VERSION_9P2000, VERSION_UNKNOWN,
 } from './constants.js';
 import { describe } from './describe.js';
 import { errorString } from './errstr.js';
-import type { Logger, Session } from './fid.js';
+import type { AuthPolicy, Logger, Session } from './fid.js';
 import { closeQuietly } from './fid.js';
 import { Framer } from './framer.js';
 import type { Reply } from './handlers.js';
 import { handle } from './handlers.js';
 import type { Message, Msg, TMessage } from './messages.js';
 import { isTName } from './messages.js';
+import type { Warn } from './warn.js';
+import { stderrWarn } from './warn.js';
 
 const defaultLog = createDebug('taskfs:9p');
 
 export interface ServeOptions {
-  /** Largest msize offered; clients asking for more get this. */
+  /** Largest msize offered (default DEFAULT_MSIZE, 128 KiB + 24); clients asking for more get this. */
   msize?: number;
+  /**
+   * Fids one connection may hold, auth fids included (default 4096). A
+   * Tattach, Tauth or Twalk to a new fid beyond it gets "too many open files".
+   */
+  maxFids?: number;
+  /**
+   * Requests one connection may have in flight (default 256). The one
+   * beyond gets Rerror "too many requests in flight" at once. Tflush may
+   * go past it, up to twice the limit, so a client at the limit can still
+   * flush its blocked reads.
+   */
+  maxPending?: number;
+  /**
+   * The shared secret (--key). When set, Tattach needs an auth fid that
+   * has finished taskfs-auth-1 (auth.ts); without it Tauth is answered
+   * "authentication not required".
+   */
+  key?: Buffer;
+  /** Who the client is, for logs and warnings; default: the socket's remote address. */
+  peer?: string;
+  /** One-line operator warnings (refused clients); default: stderr, rate-limited. */
+  warn?: Warn;
   log?: Logger;
   /** How long a flushed request may take to notice its signal. */
   flushGraceMs?: number;
@@ -42,12 +75,20 @@ export interface ServeOptions {
 }
 
 export interface ConnectionStats {
-  /** Fids in the table (attached, walked or open). */
+  /** Fids in the table (attached, walked, open, or auth fids). */
   fids: number;
   /** Fids opened for I/O. */
   openFiles: number;
   /** Requests received and not yet answered or dropped. */
   pending: number;
+  /** Reply bytes written to the socket and not yet taken by it. */
+  queuedBytes: number;
+  /** The most queuedBytes has been. */
+  peakQueuedBytes: number;
+  /** Bytes received and not yet parsed (held while reading is paused). */
+  unreadBytes: number;
+  /** Reading is paused until the socket drains the replies. */
+  paused: boolean;
 }
 
 export interface Connection {
@@ -72,9 +113,16 @@ export class ServerConnection implements Connection {
   private readonly maxMsize: number;
   private readonly log: Logger;
   private readonly flushGraceMs: number;
+  private readonly maxFids: number;
+  private readonly maxPending: number;
+  private readonly peer: string;
+  private readonly auth: AuthPolicy | undefined;
   private session: Session | undefined;
   private readonly pending = new Map<number, Pending>();
   private dead = false;
+  /** The socket refused the last write: stop reading until 'drain'. */
+  private writeBlocked = false;
+  private peakQueued = 0;
   private resolveClosed!: () => void;
 
   constructor(
@@ -85,9 +133,14 @@ export class ServerConnection implements Connection {
     this.maxMsize = Math.max(MIN_MSIZE, opts.msize ?? DEFAULT_MSIZE);
     this.log = opts.log ?? defaultLog;
     this.flushGraceMs = opts.flushGraceMs ?? 1000;
+    this.maxFids = Math.max(1, opts.maxFids ?? DEFAULT_MAX_FIDS);
+    this.maxPending = Math.max(1, opts.maxPending ?? DEFAULT_MAX_PENDING);
+    this.peer = opts.peer ?? peerOf(socket);
+    this.auth = opts.key === undefined ? undefined : this.authPolicy(opts.key, opts.warn ?? stderrWarn);
     this.framer = new Framer(this.maxMsize);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
     socket.on('end', () => this.shutdown());
     socket.on('error', (err) => this.shutdown(err));
     socket.on('close', () => this.shutdown());
@@ -100,15 +153,47 @@ export class ServerConnection implements Connection {
   stats(): ConnectionStats {
     let openFiles = 0;
     for (const f of this.session?.fids.values() ?? []) if (f.open !== undefined) openFiles++;
-    return { fids: this.session?.fids.size ?? 0, openFiles, pending: this.pending.size };
+    return {
+      fids: this.session?.fids.size ?? 0,
+      openFiles,
+      pending: this.pending.size,
+      queuedBytes: this.socket.writableLength,
+      peakQueuedBytes: this.peakQueued,
+      unreadBytes: this.framer.pending,
+      paused: this.writeBlocked,
+    };
+  }
+
+  private authPolicy(key: Buffer, warn: Warn): AuthPolicy {
+    return {
+      key,
+      refused: (why) => {
+        this.log('refused 9P client %s: %s', this.peer, why);
+        warn(`taskfs: refused 9P client ${this.peer}: ${why}`);
+      },
+    };
   }
 
   private onData(chunk: Buffer): void {
     if (this.dead) return;
+    this.framer.append(chunk);
+    this.pump();
+  }
+
+  private onDrain(): void {
+    if (this.dead || !this.writeBlocked) return;
+    this.writeBlocked = false;
+    this.socket.resume();
+    this.pump();
+  }
+
+  /** Handles buffered frames until they run out or the replies back up. */
+  private pump(): void {
     try {
-      for (const frame of this.framer.push(chunk)) {
+      while (!this.dead && !this.writeBlocked) {
+        const frame = this.framer.next();
+        if (frame === undefined) return;
         this.onMessage(unpack(frame, this.framer.maxSize));
-        if (this.dead) return;
       }
     } catch (err) {
       // Malformed input (or a bug in dispatch): drop this peer, not the process.
@@ -128,6 +213,10 @@ export class ServerConnection implements Connection {
     }
     if (this.pending.has(msg.tag)) {
       return this.sendError(msg.tag, new FsError('EINVAL', 'duplicate tag'));
+    }
+    const limit = msg.type === 'Tflush' ? 2 * this.maxPending : this.maxPending;
+    if (this.pending.size >= limit) {
+      return this.sendError(msg.tag, new FsError('EAGAIN', 'too many requests in flight'));
     }
     const p: Pending = { tag: msg.tag, controller: new AbortController(), flushes: [] };
     this.pending.set(msg.tag, p);
@@ -152,7 +241,9 @@ export class ServerConnection implements Connection {
     const version = negotiateVersion(msg.version);
     if (version === VERSION_9P2000) {
       this.framer.maxSize = msize;
-      this.session = { fids: new Map(), msize, root: this.root, log: this.log };
+      this.session = {
+        fids: new Map(), msize, root: this.root, log: this.log, maxFids: this.maxFids, auth: this.auth,
+      };
     }
     this.send(msg.tag, { type: 'Rversion', msize, version });
   }
@@ -204,7 +295,13 @@ export class ServerConnection implements Connection {
       buf = pack(msg);
     }
     if (this.log.enabled !== false) this.log('-> %s', describe(msg));
-    this.socket.write(buf);
+    const more = this.socket.write(buf);
+    this.peakQueued = Math.max(this.peakQueued, this.socket.writableLength);
+    if (!more && !this.writeBlocked) {
+      // The client is not taking its replies: stop taking its requests.
+      this.writeBlocked = true;
+      this.socket.pause();
+    }
   }
 
   /** Aborts every request and closes every fid of the current session. */
@@ -233,6 +330,13 @@ export class ServerConnection implements Connection {
       this.resolveClosed();
     });
   }
+}
+
+/** host:port of a TCP peer, for logs; a unix socket has no address. */
+function peerOf(socket: Duplex): string {
+  const s = socket as Partial<Pick<Socket, 'remoteAddress' | 'remotePort'>>;
+  if (s.remoteAddress === undefined) return 'unix socket';
+  return s.remoteAddress.includes(':') ? `[${s.remoteAddress}]:${s.remotePort}` : `${s.remoteAddress}:${s.remotePort}`;
 }
 
 /**

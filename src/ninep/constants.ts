@@ -19,6 +19,13 @@ export const DEFAULT_MSIZE = 128 * 1024 + IOHDRSZ;
 /** Below this an Rerror or a stat may not fit; such a client is refused. */
 export const MIN_MSIZE = 256;
 
+/** Server limits per connection (ServeOptions.maxFids, maxPending). */
+export const DEFAULT_MAX_FIDS = 4096;
+export const DEFAULT_MAX_PENDING = 256;
+
+/** Qid type bit of an authentication file (Rauth.aqid). */
+export const QTAUTH = 0x08;
+
 /** Topen/Tcreate mode values and bits (open(9P)). */
 export const OREAD = 0;
 export const OWRITE = 1;

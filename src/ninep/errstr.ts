@@ -71,6 +71,12 @@ const otherStrings: [string, ErrorCode][] = [
   ['no space left on device', 'ENOSPC'],
   ['function not implemented', 'ENOSYS'],
   ['argument list too long', 'E2BIG'],
+  // taskfs-auth-1 (auth.ts) and the server's limits (connection.ts)
+  ['authentication required', 'EACCES'],
+  ['authentication failed', 'EACCES'],
+  ['authentication not finished', 'EACCES'],
+  ['authentication fid already used', 'EACCES'],
+  ['too many requests in flight', 'EAGAIN'],
 ];
 
 /** Keywords, tried in order when nothing matched exactly. */

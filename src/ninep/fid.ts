@@ -2,6 +2,7 @@
 import type { Node, OpenFile, Qid } from '../ns/types.js';
 import { QTDIR } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
+import type { AuthConversation } from './authfid.js';
 
 /** Where the next directory read must start, and what it continues. */
 export interface DirState {
@@ -28,9 +29,10 @@ export class Fid {
 
   /**
    * `nodes` is the walk from the attach root (root first): the tree has no
-   * parent links, and '..' needs them.
+   * parent links, and '..' needs them. An auth fid (Tauth) has no nodes,
+   * only its conversation; lookupFid keeps it out of tree operations.
    */
-  constructor(readonly nodes: readonly Node[], readonly qid: Qid) {}
+  constructor(readonly nodes: readonly Node[], readonly qid: Qid, readonly auth?: AuthConversation) {}
 
   get node(): Node {
     return this.nodes[this.nodes.length - 1]!;
@@ -50,12 +52,38 @@ export interface Session {
   readonly msize: number;
   readonly root: () => Node;
   readonly log: Logger;
+  /** Most fids the table may hold (ServeOptions.maxFids). */
+  readonly maxFids: number;
+  /** Set when clients must authenticate (ServeOptions.key). */
+  readonly auth?: AuthPolicy;
 }
 
+export interface AuthPolicy {
+  readonly key: Buffer;
+  /** Reports a refused attempt: logged, and warned about with the peer's address. */
+  refused(why: string): void;
+}
+
+/** A fid of the tree (not an auth fid). */
 export function lookupFid(s: Session, fid: number): Fid {
+  const f = lookupAnyFid(s, fid);
+  if (f.auth !== undefined) throw new FsError('EBADF', 'bad use of an authentication fid');
+  return f;
+}
+
+/** Any fid, auth fids included (clunk, remove). */
+export function lookupAnyFid(s: Session, fid: number): Fid {
   const f = s.fids.get(fid);
   if (f === undefined) throw new FsError('EBADF', 'unknown fid');
   return f;
+}
+
+/**
+ * Refuses a new fid once the table holds maxFids, so a client that leaks
+ * fids (or makes them on purpose) cannot grow the server without bound.
+ */
+export function roomForFid(s: Session): void {
+  if (s.fids.size >= s.maxFids) throw new FsError('EMFILE', 'too many open files');
 }
 
 /** Thrown when a handler notices its request was flushed before it committed anything. */

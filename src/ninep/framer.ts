@@ -20,23 +20,36 @@ export class Framer {
 
   /** Feeds bytes; returns every frame they complete. Throws NinepFormatError. */
   push(chunk: Buffer): Buffer[] {
+    this.append(chunk);
+    const frames: Buffer[] = [];
+    for (let f = this.next(); f !== undefined; f = this.next()) frames.push(f);
+    return frames;
+  }
+
+  /** Buffers bytes without cutting frames (see next()). */
+  append(chunk: Buffer): void {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    const frames: Buffer[] = [];
-    while (this.buffered >= 4) {
-      const size = this.peekSize();
-      if (size < HEADER_SIZE) {
-        throw new NinepFormatError(`frame size ${size} is smaller than the ${HEADER_SIZE}-byte header`);
-      }
-      if (size > this.maxSize) {
-        throw new NinepFormatError(`frame size ${size} exceeds msize ${this.maxSize}`);
-      }
-      if (this.buffered < size) break;
-      frames.push(this.take(size));
+  }
+
+  /**
+   * The next whole frame, or undefined until more bytes arrive. One at a
+   * time, so a reader that must stop (its replies are backing up) can leave
+   * the rest buffered. Throws NinepFormatError.
+   */
+  next(): Buffer | undefined {
+    if (this.buffered < 4) return undefined;
+    const size = this.peekSize();
+    if (size < HEADER_SIZE) {
+      throw new NinepFormatError(`frame size ${size} is smaller than the ${HEADER_SIZE}-byte header`);
     }
-    return frames;
+    if (size > this.maxSize) {
+      throw new NinepFormatError(`frame size ${size} exceeds msize ${this.maxSize}`);
+    }
+    if (this.buffered < size) return undefined;
+    return this.take(size);
   }
 
   private peekSize(): number {

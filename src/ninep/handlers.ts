@@ -8,11 +8,12 @@
 import { isDir } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import {
-  IOHDRSZ, NOFID, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE,
+  IOHDRSZ, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE,
 } from './constants.js';
+import { admitAttach, auth, authRead, authWrite } from './authfid.js';
 import { readDir } from './dirread.js';
 import type { Session } from './fid.js';
-import { Fid, closeQuietly, interrupted, lookupFid } from './fid.js';
+import { Fid, closeQuietly, interrupted, lookupAnyFid, lookupFid, roomForFid } from './fid.js';
 import type { Msg, RMessage, TMessage, Untagged } from './messages.js';
 import { assertQid, toWireStat, wstatRequest } from './stat.js';
 import { walk } from './walk.js';
@@ -21,9 +22,8 @@ export type Reply = Untagged<RMessage>;
 
 export async function handle(s: Session, msg: TMessage, signal: AbortSignal): Promise<Reply> {
   switch (msg.type) {
-    case 'Tauth':
-      // Authentication is off: clients proceed to Tattach with afid = NOFID.
-      throw new FsError('ENOSYS', 'authentication not required');
+    // Without a key: "authentication not required", and clients attach with NOFID.
+    case 'Tauth': return auth(s, msg);
     case 'Tattach': return attach(s, msg, signal);
     case 'Twalk': return walk(s, msg, signal);
     case 'Topen': return open(s, msg, signal);
@@ -44,11 +44,14 @@ export async function handle(s: Session, msg: TMessage, signal: AbortSignal): Pr
 
 async function attach(s: Session, msg: Msg<'Tattach'>, signal: AbortSignal): Promise<Reply> {
   if (s.fids.has(msg.fid)) throw new FsError('EBADF', 'fid already in use');
-  if (msg.afid !== NOFID) throw new FsError('ENOSYS', 'authentication not required');
+  roomForFid(s);
+  // Before any await, so two attaches racing on one afid cannot both use it.
+  admitAttach(s, msg);
   const root = s.root();
   const st = await root.stat();
   if (signal.aborted) throw interrupted();
   if (s.fids.has(msg.fid)) throw new FsError('EBADF', 'fid already in use');
+  roomForFid(s);
   const qid = assertQid(st.qid, 'attach');
   s.fids.set(msg.fid, new Fid([root], qid));
   return { type: 'Rattach', qid };
@@ -100,10 +103,12 @@ function ioOffset(offset: bigint): number {
 }
 
 async function read(s: Session, msg: Msg<'Tread'>, signal: AbortSignal): Promise<Reply> {
+  const count = Math.min(msg.count, s.msize - IOHDRSZ);
+  const af = s.fids.get(msg.fid);
+  if (af?.auth !== undefined) return authRead(af, count);
   const f = lookupFid(s, msg.fid);
   const o = f.open;
   if (o === undefined || !o.read) throw new FsError('EBADF', 'fid not open for reading');
-  const count = Math.min(msg.count, s.msize - IOHDRSZ);
   if (o.dir !== undefined) {
     return { type: 'Rread', data: await readDir(f, o.dir, msg.offset, count, signal) };
   }
@@ -112,6 +117,8 @@ async function read(s: Session, msg: Msg<'Tread'>, signal: AbortSignal): Promise
 }
 
 async function write(s: Session, msg: Msg<'Twrite'>, signal: AbortSignal): Promise<Reply> {
+  const af = s.fids.get(msg.fid);
+  if (af?.auth !== undefined) return authWrite(s, af, msg.data);
   const f = lookupFid(s, msg.fid);
   const o = f.open;
   if (o === undefined || !o.write || o.file === undefined) {
@@ -123,7 +130,7 @@ async function write(s: Session, msg: Msg<'Twrite'>, signal: AbortSignal): Promi
 }
 
 async function clunk(s: Session, msg: Msg<'Tclunk'>): Promise<Reply> {
-  const f = lookupFid(s, msg.fid);
+  const f = lookupAnyFid(s, msg.fid);
   s.fids.delete(msg.fid);
   await closeQuietly(f, s.log);
   return { type: 'Rclunk' };
@@ -131,10 +138,10 @@ async function clunk(s: Session, msg: Msg<'Tclunk'>): Promise<Reply> {
 
 /** remove(9P): the fid is clunked even when the remove fails. */
 async function remove(s: Session, msg: Msg<'Tremove'>): Promise<Reply> {
-  const f = lookupFid(s, msg.fid);
+  const f = lookupAnyFid(s, msg.fid);
   s.fids.delete(msg.fid);
   try {
-    if (f.node.remove === undefined) throw new FsError('EPERM', 'permission denied');
+    if (f.auth !== undefined || f.node.remove === undefined) throw new FsError('EPERM', 'permission denied');
     await f.node.remove();
   } finally {
     await closeQuietly(f, s.log);

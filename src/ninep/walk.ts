@@ -8,7 +8,7 @@ import { QTDIR } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import type { Msg, Untagged } from './messages.js';
 import type { Session } from './fid.js';
-import { Fid, interrupted, lookupFid } from './fid.js';
+import { Fid, interrupted, lookupFid, roomForFid } from './fid.js';
 import { assertQid } from './stat.js';
 
 export async function walk(
@@ -21,6 +21,7 @@ export async function walk(
   if (msg.newfid !== msg.fid && s.fids.has(msg.newfid)) {
     throw new FsError('EBADF', 'fid already in use');
   }
+  if (msg.newfid !== msg.fid) roomForFid(s);
   let nodes = [...from.nodes];
   let qid = from.qid;
   const wqids: Qid[] = [];
@@ -40,6 +41,7 @@ export async function walk(
     if (msg.newfid !== msg.fid && s.fids.has(msg.newfid)) {
       throw new FsError('EBADF', 'fid already in use');
     }
+    if (msg.newfid !== msg.fid) roomForFid(s);
     s.fids.set(msg.newfid, new Fid(nodes, qid));
   }
   return { type: 'Rwalk', wqids };

@@ -17,6 +17,13 @@ const log = createDebug('taskfs:nodes');
 /** Silence longer than this from a child node means it is gone (SIGSTOP, cable cut). */
 export const DEFAULT_CHILD_TIMEOUT_MS = 4000;
 
+let defaultKey: Buffer | undefined;
+
+/** The node's --key, used to dial every child that is not given one (set at startup). */
+export function setChildKey(key: Buffer | undefined): void {
+  defaultKey = key;
+}
+
 export class ChildNode {
   private lostReason?: string;
   private readonly lostCtl = new AbortController();
@@ -25,9 +32,10 @@ export class ChildNode {
     void client.closed.then((err) => this.markLost(err?.message ?? 'unmounted'));
   }
 
-  static async connect(name: string, addr: string, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS): Promise<ChildNode> {
+  static async connect(name: string, addr: string, opts: { key?: Buffer; timeoutMs?: number } = {}): Promise<ChildNode> {
+    const { key = defaultKey, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
     try {
-      return new ChildNode(name, addr, await connect(addr, { timeoutMs }));
+      return new ChildNode(name, addr, await connect(addr, { timeoutMs, key }));
     } catch (err) {
       const e = asFsError(err);
       throw new FsError(e.code, `mount ${addr}: ${e.message}`);

@@ -3,9 +3,11 @@
  * frames over a raw socket, sharing no code with src/ninep, so the server
  * is checked against the protocol rather than against itself.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 
-const T = { version: 100, attach: 104, flush: 108, walk: 110, open: 112, read: 116, write: 118, clunk: 120 } as const;
+const NOFID = 0xffffffff;
+const T = { version: 100, auth: 102, attach: 104, flush: 108, walk: 110, open: 112, read: 116, write: 118, clunk: 120 } as const;
 const RERROR = 107;
 
 export interface Reply {
@@ -70,8 +72,31 @@ export class Raw9p {
     return str(body, 4).value;
   }
 
-  attach(fid: number): Promise<Buffer> {
-    return this.rpc(T.attach, [u32(fid), u32(0xffffffff), s('test'), s('')]);
+  attach(fid: number, afid = NOFID, uname = 'test', aname = ''): Promise<Buffer> {
+    return this.rpc(T.attach, [u32(fid), u32(afid), s(uname), s(aname)]);
+  }
+
+  /** Tauth; resolves with the aqid's type byte. */
+  async auth(afid: number, uname = 'test', aname = ''): Promise<number> {
+    return (await this.rpc(T.auth, [u32(afid), s(uname), s(aname)]))[0]!;
+  }
+
+  /**
+   * taskfs-auth-1 on a fresh afid, written from the README's description
+   * (not from src/ninep/auth.ts): resolves once the server has proven it
+   * holds the key too.
+   */
+  async authenticate(afid: number, key: Buffer, uname = 'test', aname = ''): Promise<void> {
+    await this.auth(afid, uname, aname);
+    const challenge = (await this.read(afid, 0, 256)).toString();
+    const m = /^taskfs-auth-1 ([0-9a-f]{64})$/.exec(challenge);
+    if (!m) throw new Error(`unexpected challenge ${JSON.stringify(challenge)}`);
+    const sn = m[1]!;
+    const cn = randomBytes(32).toString('hex');
+    const hmac = (...parts: string[]) => createHmac('sha256', key).update(parts.join('\0')).digest('hex');
+    await this.write(afid, 0, `${cn} ${hmac('client', sn, cn, uname, aname)}`);
+    const proof = (await this.read(afid, 0, 256)).toString();
+    if (proof !== hmac('server', cn, sn)) throw new Error('server failed to authenticate');
   }
 
   async walk(fid: number, newfid: number, names: string[]): Promise<number> {

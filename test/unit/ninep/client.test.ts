@@ -133,7 +133,7 @@ describe.each(transports)('client over %s', (_name, address) => {
 
     // Nothing is pinned: only the root fid is left on the server.
     expect(tree.log.opens).toBe(tree.log.closes);
-    expect(l.connections()[0]!.stats()).toEqual({ fids: 1, openFiles: 0, pending: 0 });
+    expect(l.connections()[0]!.stats()).toMatchObject({ fids: 1, openFiles: 0, pending: 0 });
   });
 
   it('splits writes larger than the iounit into several Twrites', async () => {

@@ -63,6 +63,20 @@ describe('errstr', () => {
     expect(errorCode('read timed out')).toBe('ETIMEDOUT');
   });
 
+  it('sends the auth and limit refusals in their own words, and reads them back', () => {
+    for (const [code, text] of [
+      ['EACCES', 'authentication required'],
+      ['EACCES', 'authentication failed'],
+      ['EACCES', 'authentication not finished'],
+      ['EACCES', 'authentication fid already used'],
+      ['EAGAIN', 'too many requests in flight'],
+      ['EMFILE', 'too many open files'],
+    ] as const) {
+      expect(errorString(new FsError(code, text))).toBe(text);
+      expect(errorCode(text)).toBe(code);
+    }
+  });
+
   it('keeps unknown text as EIO', () => {
     const e = errorFromString('the flux capacitor melted');
     expect(e).toBeInstanceOf(FsError);

@@ -88,7 +88,7 @@ describe('golden transcripts', () => {
       } }],
     ]);
     expect(tree.log).toMatchObject({ opens: 1, closes: 1 });
-    expect(conn.stats()).toEqual({ fids: 1, openFiles: 0, pending: 0 });
+    expect(conn.stats()).toMatchObject({ fids: 1, openFiles: 0, pending: 0 });
   });
 
   it('the same conversation as raw bytes', async () => {
@@ -450,14 +450,14 @@ describe('connection lifetime', () => {
       ['T', { type: 'Tread', tag: 6, fid: 1, offset: 0n, count: 10 }],
     ]);
     await peer.drain(20);
-    expect(conn.stats()).toEqual({ fids: 3, openFiles: 2, pending: 1 });
+    expect(conn.stats()).toMatchObject({ fids: 3, openFiles: 2, pending: 1 });
     expect(tree.block.waiting).toBe(1);
     peer.socket.destroy();
     await conn.closed;
     expect(tree.log.opens).toBe(2);
     expect(tree.log.closes).toBe(2);
     expect(tree.block.waiting).toBe(0);
-    expect(conn.stats()).toEqual({ fids: 0, openFiles: 0, pending: 0 });
+    expect(conn.stats()).toMatchObject({ fids: 0, openFiles: 0, pending: 0 });
   });
 
   it('a new Tversion ends the session: files closed, fids gone', async () => {

@@ -11,14 +11,19 @@ export const nodeOptionSpec = {
   listen: { type: 'string' },
   remote: { type: 'string', multiple: true },
   key: { type: 'string' },
+  'max-sessions': { type: 'string' },
+  'max-leaves': { type: 'string' },
+  'spool-limit': { type: 'string' },
+  'allow-other': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parseNodeArgs(argv: string[]): { runtime: RuntimeOptions; positionals: string[]; help: boolean } {
+export function parseNodeArgs(argv: string[]): { runtime: RuntimeOptions; positionals: string[]; help: boolean; allowOther: boolean } {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
   return {
     runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [], keyFile: values.key },
     positionals,
     help: values.help ?? false,
+    allowOther: values['allow-other'] ?? false,
   };
 }

@@ -36,7 +36,7 @@ export async function mountCommand(argv: string[]): Promise<number> {
   const externalUnmount = new Promise<void>((r) => (unmounted = r));
   let mount: FuseMount;
   try {
-    mount = await FuseMount.mount(rt.node.root, mountpoint, { onExternalUnmount: () => unmounted() });
+    mount = await FuseMount.mount(rt.node.root, mountpoint, { allowOther: parsed.allowOther, onExternalUnmount: () => unmounted() });
   } catch (err) {
     await rt.stop();
     throw err;

@@ -1,7 +1,7 @@
 import { availableParallelism, homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NodeOptions } from '../taskfs/node.js';
+import type { Limits, NodeOptions } from '../taskfs/node.js';
 
 export class UsageError extends Error {}
 
@@ -25,13 +25,39 @@ export function spawndPath(): string {
   return fileURLToPath(new URL('../../build/taskfs-spawnd', import.meta.url));
 }
 
-export function nodeOptions(values: { slots?: string; name?: string; workdir?: string; 'strict-slots'?: boolean }): NodeOptions {
+export interface NodeFlags {
+  slots?: string;
+  name?: string;
+  workdir?: string;
+  'strict-slots'?: boolean;
+  'max-sessions'?: string;
+  'max-leaves'?: string;
+  'spool-limit'?: string;
+}
+
+export function nodeOptions(values: NodeFlags): NodeOptions {
   const name = values.name ?? hostname();
+  const limits: Partial<Limits> = {};
+  const sessions = positiveInt(values['max-sessions'], '--max-sessions');
+  const leaves = positiveInt(values['max-leaves'], '--max-leaves');
+  const spool = byteCount(values['spool-limit'], '--spool-limit');
+  if (sessions !== undefined) limits.sessions = sessions;
+  if (leaves !== undefined) limits.leaves = leaves;
+  if (spool !== undefined) limits.spool = spool;
   return {
     name,
     slots: positiveInt(values.slots, '--slots') ?? availableParallelism(),
     strictSlots: values['strict-slots'] ?? false,
     workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name))),
     spawndPath: spawndPath(),
+    limits,
   };
+}
+
+/** 123, 64K, 512M, 16G (powers of 1024); 0 means no limit. */
+export function byteCount(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+)([KMGT]?)i?B?$/i.exec(value);
+  if (!m) throw new UsageError(`${flag} wants a byte count like 512M or 16G, not ${JSON.stringify(value)}`);
+  return Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase());
 }

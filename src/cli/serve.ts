@@ -14,6 +14,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     if (parsed.positionals.length > 0) throw new Error(`unexpected ${parsed.positionals[0]}`);
     if (!parsed.runtime.listen) throw new Error('--listen ADDR is required');
+    if (parsed.allowOther) throw new Error('--allow-other is for mount: serve has no FUSE mount');
   } catch (err) {
     process.stderr.write(`taskfs serve: ${(err as Error).message}\n${usage.serve}`);
     return 2;

@@ -10,7 +10,13 @@ const nodeOptions = `  --slots N        leaf capacity of this node (default: the
                    time with 'echo mount ADDR NAME > ctl'
   --key FILE       shared secret (the file's content, mode 0600): 9P clients
                    must prove they hold it, and children must prove it to us
+  --max-sessions N sessions on this node, leaves included (default 10000)
+  --max-leaves N   leaves one res may ask for (default 4096)
+  --spool-limit B  output one leaf may spool before it is paused, e.g. 512M
+                   (default 16G; 0 for none)
   -h, --help       this text
+
+Limits can be changed at run time: echo limit sessions|leaves|spool N > ctl
 `;
 
 export const usage = {
@@ -33,6 +39,8 @@ node started and unmount. A stale mount left by a crash is cleared first;
 a non-empty ordinary directory is refused.
 
 options:
+  --allow-other    let other users use the mount (FUSE allow_other; needs
+                   user_allow_other in /etc/fuse.conf); private by default
 ${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr (or taskfs:fuse, taskfs:session, ...)

@@ -27,6 +27,8 @@ export interface MountOptions {
   interruptAfterMs?: number;
   /** Called when the mount disappears from outside (fusermount -u). */
   onExternalUnmount?: () => void;
+  /** Let other users in (FUSE allow_other). The mount is private otherwise. */
+  allowOther?: boolean;
 }
 
 export class FuseMount {
@@ -50,6 +52,7 @@ export class FuseMount {
     this.fuse = new DirectIoFuse(this.mountpoint, this.ops(), {
       timeout: false, // blocking reads (wait, stdout) may take hours
       force: true, // clear a stale mount left by a crash
+      allowOther: this.opts.allowOther ?? false,
       autoUnmount: true, // a crash unmounts by itself
       mkdir: true,
       attrTimeout: '0',

@@ -70,6 +70,19 @@ describe.skipIf(fuseMissing)('daemon lifecycle', () => {
   it('--help describes every option', async () => {
     expect(await run(`${taskfsBin} --help`)).toMatch(/mount \[MOUNTPOINT\]/);
     const mount = await run(`${taskfsBin} mount --help`);
-    for (const opt of ['--slots', '--strict-slots', '--name', '--workdir']) expect(mount).toContain(opt);
+    for (const opt of ['--slots', '--strict-slots', '--name', '--workdir', '--listen', '--remote', '--key', '--max-sessions', '--max-leaves', '--spool-limit', '--allow-other']) {
+      expect(mount).toContain(opt);
+    }
+    const serve = await run(`${taskfsBin} serve --help`);
+    for (const opt of ['--listen', '--remote', '--key', '--slots']) expect(serve).toContain(opt);
+  });
+
+  it('limits given on the command line show in the node ctl; bad values are refused', async () => {
+    const d = await startMount(['--name', 'limited', '--max-sessions', '50', '--max-leaves', '8', '--spool-limit', '512M']);
+    expect(await run('cat ctl', { cwd: d.mnt })).toMatch(/^name limited\n(.|\n)*limit sessions 50\nlimit leaves 8\nlimit spool 536870912\n$/);
+    await d.stop();
+    const bad = await sh(`${taskfsBin} mount ${d.mnt} --spool-limit lots`);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--spool-limit wants a byte count/);
   });
 });

@@ -115,10 +115,7 @@ export function sessionDir(session: Session, name: string): Node {
       const child = session.children[Number(entry)];
       return child && renamed(child.dir, entry);
     },
-    remove: async () => {
-      if (session.boundIn) throw new FsError('EBUSY', `session ${session.id} is bound into session ${session.boundIn.parent.id}`);
-      await session.remove();
-    },
+    remove: () => session.wipe(),
   });
 }
 

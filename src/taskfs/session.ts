@@ -19,6 +19,9 @@ import type { TaskNode } from './node.js';
 
 const log = createDebug('taskfs:session');
 
+/** Stdin held for a process not started yet. */
+const PENDING_STDIN_MAX = 1024 * 1024;
+
 export type SessionState = 'Unreserved' | 'Closed' | 'Execute' | 'Done' | 'Fail' | 'Lost';
 
 export interface ResRequest {
@@ -117,7 +120,15 @@ export class Session {
     await Promise.allSettled([run?.dispose(), ...children.map((c) => c.release())]);
   }
 
-  /** `wipe` and `rmdir`: release and leave the node's table. */
+  /** `wipe` and `rmdir` by a user: refused for a leaf its parent holds. */
+  async wipe(): Promise<void> {
+    if (this.boundIn) {
+      throw new FsError('EBUSY', `session ${this.id} is leaf ${this.boundIn.index} of session ${this.boundIn.parent.id}: wipe that instead`);
+    }
+    await this.remove();
+  }
+
+  /** Release and leave the node's table. */
   async remove(): Promise<void> {
     if (this.removed) return;
     this.removed = true;
@@ -203,6 +214,7 @@ export class Session {
     this.node.quotas.add(quota);
     void run.wait.waitFor(1).finally(() => this.node.quotas.delete(quota)).catch(() => undefined);
     await run.start();
+    this.wakeRunWaiters(); // writers waiting for room in the pending stdin
     const pending = this.pendingStdin;
     this.pendingStdin = [];
     for (const data of pending) this.queueStdin(() => run.writeStdin(data));
@@ -272,13 +284,24 @@ export class Session {
       await Promise.all(children.map((f) => f.write(data, 0)));
       return;
     }
+    // Before the exec, bytes wait here, up to a bound; past it the writer
+    // waits for the exec, as a writer to a pipe waits for its reader.
+    while (!this.run?.process && this.pendingBytes() + data.length > PENDING_STDIN_MAX && this.pendingStdin.length > 0) {
+      if (this.released || this.removed) throw new FsError('EIO', 'stdin: the session was released');
+      await park(this.runWaiters, (wake) => wake);
+    }
     const run = this.run;
     if (!run?.process) {
       if (run?.state === 'Fail') throw new FsError('EIO', 'stdin: the process could not start');
+      if (this.released || this.removed) throw new FsError('EIO', 'stdin: the session was released');
       this.pendingStdin.push(data);
       return;
     }
     await this.queueStdin(() => run.writeStdin(data));
+  }
+
+  private pendingBytes(): number {
+    return this.pendingStdin.reduce((n, b) => n + b.length, 0);
   }
 
   private queueStdin(step: () => Promise<void>): Promise<void> {

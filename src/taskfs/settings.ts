@@ -17,6 +17,8 @@ export function parseEnv(text: string): Record<string, string> {
 }
 
 export function validateSetting(name: SettingName, text: string): void {
+  // A NUL cannot reach a process (argv and environ are C strings): refuse it here, not at every exec.
+  if (text.includes('\0')) throw new FsError('EINVAL', `${name}: a NUL byte cannot be part of ${name === 'env' ? 'the environment' : 'a command'}`);
   if (name === 'args') {
     tokenize(text.replace(/\n/g, ' '));
     return;

@@ -4,6 +4,7 @@
  * may be any file of the tree (another session's stdout) or of the host.
  */
 import { open as openHost } from 'node:fs/promises';
+import { normalize } from 'node:path';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import type { OpenFile } from '../ns/types.js';
@@ -41,7 +42,8 @@ function carry(session: Session, source: OpenFile, sink: OpenFile, atEnd: () => 
   void (async () => {
     let offset = 0;
     try {
-      for (;;) {
+      // An endless source (/dev/zero) stops when the session is released.
+      while (!stop.aborted) {
         const data = await source.read(offset, 128 * 1024, stop);
         if (data.length === 0) break;
         offset += data.length;
@@ -66,9 +68,12 @@ async function openInTree(session: Session, rel: string, read: boolean): Promise
   return node.open({ read, write: !read });
 }
 
-async function openSource(session: Session, path: string): Promise<OpenFile> {
+async function openSource(session: Session, given: string): Promise<OpenFile> {
   const mount = session.node.mountpoint;
-  if (!path.startsWith('/')) return openInTree(session, path, true);
+  if (given.includes('\0')) throw new FsError('EINVAL', 'splice: a NUL byte in the path');
+  if (!given.startsWith('/')) return openInTree(session, given, true);
+  // Normalized, so no spelling of a path into our own mount (//, /./) reaches the host fs.
+  const path = normalize(given);
   if (mount && (path === mount || path.startsWith(mount + '/'))) {
     return openInTree(session, '/' + path.slice(mount.length), true);
   }

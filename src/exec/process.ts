@@ -182,7 +182,7 @@ export class LeafProcess {
     stream.on('data', (chunk: Buffer) => {
       let more = true;
       try {
-        more = spool.append(chunk);
+        more = spool.append(chunk, true); // a socket read's buffer is fresh each time: hand it over
       } catch (err) {
         log('%s %d: append: %s', what, this.pidValue, (err as Error).message); // spool ended by someone else
       }

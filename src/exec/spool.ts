@@ -31,6 +31,13 @@ const DEFAULT_MEMORY = 1 << 20;
 const DEFAULT_HIGH_WATER = 8 << 20;
 /** Pending bytes are copied into blocks of this size, so tiny appends do not cost one Buffer each. */
 const BLOCK = 64 << 10;
+/** An owned chunk at least this large becomes a block as it is, uncopied. */
+const OWN_MIN = 16 << 10;
+/**
+ * Bytes already on disk kept in memory too, the most recent ones: a reader
+ * that keeps up with the writer is served from here, never from the file.
+ */
+const RECENT_BYTES = 8 << 20;
 /** Upper bound of one writev: bytes and buffers (IOV_MAX is 1024 on Linux). */
 const WRITE_MAX_BYTES = 4 << 20;
 const WRITE_MAX_IOV = 512;
@@ -63,6 +70,9 @@ export class Spool {
   private blockFirst = 0;
   /** Bytes [headLen, diskEnd) are on disk (their write has completed). */
   private diskEnd = 0;
+  /** The latest blocks written to disk, in order, ending at diskEnd: a read cache. */
+  private recent: Block[] = [];
+  private recentBytes = 0;
 
   private fh: FileHandle | undefined;
   private flushing: Promise<void> | undefined;
@@ -87,11 +97,13 @@ export class Spool {
   }
 
   /**
-   * Append bytes (copied: the caller may reuse `chunk`). Returns false when the
-   * writer should pause until drained(). Never drops data. After dispose() it
-   * is a no-op (nobody can read any more); after end() it is a programming error.
+   * Append bytes. Returns false when the writer should pause until drained().
+   * Never drops data. After dispose() it is a no-op (nobody can read any
+   * more); after end() it is a programming error. The bytes are copied unless
+   * `owned`: then the caller hands `chunk` over and never touches it again
+   * (a socket's fresh read buffer), which saves a copy of bulk output.
    */
-  append(chunk: Buffer): boolean {
+  append(chunk: Buffer, owned = false): boolean {
     if (this.disposed) return true;
     if (this.isEnded) throw new FsError('EINVAL', 'spool: append after end');
     let src = chunk;
@@ -115,7 +127,14 @@ export class Spool {
       if (this.diskEnd < this.headLen) this.diskEnd = this.headLen;
     }
 
-    // The rest is queued for disk, packed into blocks.
+    // The rest is queued for disk: a large owned chunk as a block of its own,
+    // anything else packed into blocks.
+    if (owned && src.length >= OWN_MIN) {
+      this.blocks.push({ start: this.total, data: src, len: src.length });
+      this.total += src.length;
+      src = EMPTY;
+      this.kickFlush();
+    }
     if (src.length > 0) {
       const last = this.blocks.length > this.blockFirst ? this.blocks[this.blocks.length - 1] : undefined;
       if (last && last.len < last.data.length) {
@@ -165,6 +184,51 @@ export class Spool {
     return this.copyOut(offset, Math.min(count, this.total - offset));
   }
 
+  /** As read, into `target`: memory parts are copied straight in, disk parts read straight in. */
+  async readInto(target: Buffer, offset: number, signal?: AbortSignal): Promise<number> {
+    checkRange(offset, target.length);
+    if (target.length === 0 || this.disposed) return 0;
+    if (offset >= this.total) {
+      if (this.isEnded) return 0;
+      await this.waitFor(offset, signal);
+      if (this.disposed || offset >= this.total) return 0;
+    }
+    const n = Math.min(target.length, this.total - offset);
+    const end = offset + n;
+    let pos = offset;
+    let at = 0;
+    const put = (b: Buffer) => {
+      at += b.copy(target, at);
+    };
+    if (pos < this.headLen) {
+      const stop = Math.min(end, this.headLen);
+      put(this.head.subarray(pos, stop));
+      pos = stop;
+    }
+    if (pos < end && pos < this.diskEnd) {
+      const to = Math.min(end, this.diskEnd);
+      const cached: Buffer[] = [];
+      if (this.recentSlices(pos, to, cached)) cached.forEach(put);
+      else {
+        // Snapshot the pending part first: once on disk its blocks may go.
+        const later: Buffer[] = [];
+        if (to < end) this.pendingSlices(to, end, later);
+        const got = await this.readDiskInto(target, at, pos, to);
+        if (this.disposed) return 0;
+        at += got;
+        later.forEach(put);
+        return at;
+      }
+      pos = to;
+    }
+    if (pos < end) {
+      const rest: Buffer[] = [];
+      this.pendingSlices(pos, end, rest);
+      rest.forEach(put);
+    }
+    return at;
+  }
+
   /** Resolves when length > offset or the spool has ended. Rejects EINTR when `signal` aborts first. */
   waitFor(offset: number, signal?: AbortSignal): Promise<void> {
     checkRange(offset, 0);
@@ -182,6 +246,8 @@ export class Spool {
     this.retryTimer = undefined;
     this.blocks = [];
     this.blockFirst = 0;
+    this.recent = [];
+    this.recentBytes = 0;
     this.head = EMPTY;
     await this.flushing;
     const fh = this.fh;
@@ -208,9 +274,14 @@ export class Spool {
     let diskFrom = -1;
     let diskTo = -1;
     if (pos < end && pos < this.diskEnd) {
-      diskFrom = pos;
-      diskTo = Math.min(end, this.diskEnd);
-      pos = diskTo;
+      const to = Math.min(end, this.diskEnd);
+      const cached: Buffer[] = [];
+      if (this.recentSlices(pos, to, cached)) parts.push(...cached);
+      else {
+        diskFrom = pos;
+        diskTo = to;
+      }
+      pos = to;
     }
     const tail: Buffer[] = [];
     if (pos < end) this.pendingSlices(pos, end, tail);
@@ -218,6 +289,30 @@ export class Spool {
     if (this.disposed) return EMPTY;
     for (const t of tail) parts.push(t);
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
+
+  /** Keep a block just written to disk among the recent ones, forgetting the oldest past the budget. */
+  private remember(b: Block): void {
+    this.recent.push(b);
+    this.recentBytes += b.len;
+    while (this.recent.length > 1 && this.recentBytes - this.recent[0].len >= RECENT_BYTES) {
+      this.recentBytes -= this.recent.shift()!.len;
+    }
+  }
+
+  /** Slices of [from, to) from the recent blocks, if they hold all of it. */
+  private recentSlices(from: number, to: number, out: Buffer[]): boolean {
+    const first = this.recent[0];
+    if (!first || from < first.start) return false;
+    let pos = from;
+    for (const b of this.recent) {
+      if (pos >= to) break;
+      if (b.start + b.len <= pos) continue;
+      const stop = Math.min(to, b.start + b.len);
+      out.push(b.data.subarray(pos - b.start, stop - b.start));
+      pos = stop;
+    }
+    return pos >= to;
   }
 
   private pendingSlices(from: number, to: number, out: Buffer[]): void {
@@ -236,6 +331,27 @@ export class Spool {
       pos = stop;
     }
     if (pos < to) throw new FsError('EIO', 'spool: pending bytes missing'); // cannot happen: invariant broken
+  }
+
+  private async readDiskInto(target: Buffer, at: number, from: number, to: number): Promise<number> {
+    const fh = this.fh;
+    if (!fh) {
+      if (this.disposed) return 0;
+      throw new FsError('EIO', 'spool: file missing');
+    }
+    let got = 0;
+    try {
+      while (got < to - from) {
+        const { bytesRead } = await fh.read(target, at + got, to - from - got, from - this.headLen + got);
+        if (bytesRead === 0) throw new FsError('EIO', 'spool: short file');
+        got += bytesRead;
+      }
+    } catch (err) {
+      if (this.disposed) return 0;
+      log('spool %s: read: %O', this.path, err);
+      throw err instanceof FsError ? err : new FsError('EIO', `spool read: ${(err as Error).message}`);
+    }
+    return got;
   }
 
   private async readDisk(from: number, to: number): Promise<Buffer> {
@@ -303,6 +419,7 @@ export class Spool {
           const b = this.blocks[this.blockFirst];
           if (b.start + b.len > this.diskEnd || (b.len < b.data.length && this.blockFirst === this.blocks.length - 1)) break;
           this.blocks[this.blockFirst++] = undefined as unknown as Block;
+          this.remember(b);
         }
         if (this.blockFirst > 64 && this.blockFirst * 2 > this.blocks.length) {
           this.blocks = this.blocks.slice(this.blockFirst);

@@ -5,6 +5,7 @@
  */
 import { constants as fsc } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import { isDir, type FileStat, type Node, type OpenFile } from '../ns/types.js';
@@ -33,13 +34,15 @@ export interface MountOptions {
 
 export class FuseMount {
   private readonly handles = new Map<number, OpenFile>();
-  private readonly pendingReads = new Set<AbortController>();
+  private readonly interrupts: Interrupts;
   private nextHandle = 1;
   private fuse?: FuseInstance;
   private watch?: NodeJS.Timeout;
   private closing = false;
 
-  private constructor(readonly mountpoint: string, private readonly root: Node, private readonly opts: MountOptions) {}
+  private constructor(readonly mountpoint: string, private readonly root: Node, private readonly opts: MountOptions) {
+    this.interrupts = new Interrupts(opts.interruptAfterMs ?? 1000);
+  }
 
   static async mount(root: Node, mountpoint: string, opts: MountOptions = {}): Promise<FuseMount> {
     const m = new FuseMount(mountpoint, root, opts);
@@ -71,7 +74,7 @@ export class FuseMount {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.watch);
-    for (const c of this.pendingReads) c.abort();
+    this.interrupts.stop();
     await new Promise<void>((resolve) => this.fuse!.unmount((err) => {
       if (err) log('unmount: %s', err.message);
       resolve();
@@ -92,7 +95,7 @@ export class FuseMount {
     log('%s was unmounted from outside', this.mountpoint);
     this.closing = true;
     clearInterval(this.watch);
-    for (const c of this.pendingReads) c.abort();
+    this.interrupts.stop();
     await this.closeAll();
     this.opts.onExternalUnmount?.();
   }
@@ -118,7 +121,6 @@ export class FuseMount {
         },
       );
     };
-    const interruptAfter = this.opts.interruptAfterMs ?? 1000;
 
     return {
       getattr: (path: string, cb: any) => reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
@@ -141,17 +143,16 @@ export class FuseMount {
         return fd;
       }),
       read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
-        const ctl = new AbortController();
-        this.pendingReads.add(ctl);
-        const timer = setTimeout(() => ctl.abort(), interruptAfter);
-        const done = (n: number) => {
-          clearTimeout(timer);
-          this.pendingReads.delete(ctl);
-          cb(n);
-        };
-        Promise.resolve()
-          .then(() => this.handle(fd).read(pos, len, ctl.signal))
-          .then((data) => done(data.copy(buf)), (err) => done(toErrno(err)));
+        let file: OpenFile;
+        try {
+          file = this.handle(fd);
+        } catch (err) {
+          return cb(toErrno(err));
+        }
+        // The kernel's buffer stays ours until cb: output is read straight into it.
+        const signal = this.interrupts.signal();
+        const reading = file.readInto ? file.readInto(buf.subarray(0, len), pos, signal) : file.read(pos, len, signal).then((d) => d.copy(buf));
+        reading.then(cb, (err) => cb(toErrno(err)));
       },
       write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
         // The buffer is the kernel's: copy it before going async.
@@ -218,4 +219,42 @@ function toStat(s: FileStat) {
 export async function isMounted(mountpoint: string): Promise<boolean> {
   const table = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
   return table.split('\n').some((line) => line.split(' ')[4] === mountpoint.replace(/ /g, '\\040'));
+}
+
+/**
+ * Signals that abort a blocked read after one to two periods, without a
+ * controller and a timer per read: reads started in one period share the
+ * signal that the end of the next period aborts.
+ */
+class Interrupts {
+  private current = shared();
+  private next = shared();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(periodMs: number) {
+    this.timer = setInterval(() => {
+      this.current.abort();
+      this.current = this.next;
+      this.next = shared();
+    }, periodMs);
+    this.timer.unref();
+  }
+
+  signal(): AbortSignal {
+    return this.next.signal;
+  }
+
+  /** Answer every blocked read now, and stop. */
+  stop(): void {
+    clearInterval(this.timer);
+    this.current.abort();
+    this.next.abort();
+  }
+}
+
+/** A controller whose signal many blocked reads listen to at once. */
+function shared(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }

@@ -67,6 +67,12 @@ export interface OpenFile {
    * data; when `signal` aborts, rejects with EINTR and consumes nothing.
    */
   read(offset: number, count: number, signal?: AbortSignal): Promise<Buffer>;
+  /**
+   * As read, but into `target` (up to its length): no buffer is made for
+   * bulk output on the way to the kernel. Optional; front ends fall back to
+   * read and a copy.
+   */
+  readInto?(target: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
   /** Accepts all of `data` or throws; returns the count written. */
   write(data: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
   /** Called once; the handle is dead after it. */

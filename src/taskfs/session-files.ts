@@ -73,6 +73,7 @@ export const sessionFiles: readonly FileEntry[] = [
       const inp = mode.write ? await stdinHandle(s) : undefined;
       return {
         read: (o, n, sig) => (out ? out.read(o, n, sig) : Promise.reject(new FsError('EBADF', 'not open for reading'))),
+        readInto: out?.readInto && ((t, o, sig) => out.readInto!(t, o, sig)),
         write: (d, o, sig) => (inp ? inp.write(d, o, sig) : Promise.reject(new FsError('EBADF', 'not open for writing'))),
         close: async () => {
           await Promise.allSettled([out?.close(), inp?.close()]);
@@ -128,6 +129,7 @@ async function counted(session: Session, file: FileEntry, mode: OpenMode): Promi
   let closed = false;
   return {
     read: (o, n, sig) => handle.read(o, n, sig),
+    readInto: handle.readInto && ((t, o, sig) => handle.readInto!(t, o, sig)),
     write: (d, o, sig) => handle.write(d, o, sig),
     close: async () => {
       if (closed) return;
@@ -148,6 +150,7 @@ async function outputHandle(session: Session, name: OutputName): Promise<OpenFil
   };
   return {
     read: async (offset, count, signal) => (await spool(signal))?.read(offset, count, signal) ?? Buffer.alloc(0),
+    readInto: async (target, offset, signal) => (await spool(signal))?.readInto(target, offset, signal) ?? 0,
     write: async () => {
       throw new FsError('EACCES', 'permission denied: read only');
     },

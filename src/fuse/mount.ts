@@ -202,7 +202,7 @@ export class FuseMount {
 }
 
 function toStat(s: FileStat) {
-  const when = new Date(s.mtime * 1000);
+  const when = s.mtime * 1000; // the binding takes milliseconds as well as Dates: no Date per getattr
   const dir = isDir(s);
   return {
     mode: (dir ? S_IFDIR : S_IFREG) | (s.mode & 0o777),

@@ -49,7 +49,9 @@ export class RemoteNode implements Node {
       if (err instanceof FsError && err.code === 'ENOENT') return undefined;
       throw err;
     }
-    await this.remote.clunk(fid);
+    // Not waited for: the fid is free once answered, and a walk that only
+    // asks "is it there?" should cost one round trip, not two.
+    void this.remote.clunk(fid);
     return new RemoteNode(this.remote, path);
   }
 

@@ -17,6 +17,9 @@ const log = createDebug('taskfs:nodes');
 /** Silence longer than this from a child node means it is gone (SIGSTOP, cable cut). */
 export const DEFAULT_CHILD_TIMEOUT_MS = 4000;
 
+/** How long a child's reported capacity is taken as still true. */
+const CAPACITY_TTL_MS = 1000;
+
 let defaultKey: Buffer | undefined;
 
 /** The node's --key, used to dial every child that is not given one (set at startup). */
@@ -26,6 +29,7 @@ export function setChildKey(key: Buffer | undefined): void {
 
 export class ChildNode {
   private lostReason?: string;
+  private known?: { at: number; lines: CapacityLine[] };
   private readonly lostCtl = new AbortController();
 
   private constructor(readonly name: string, readonly addr: string, private readonly client: NinepClient) {
@@ -62,9 +66,18 @@ export class ChildNode {
     this.lostCtl.abort();
   }
 
+  /**
+   * What the child can take, as its `status` says. Kept for a moment: a
+   * reservation asks every child, and capacity changes only when nodes
+   * come or go below.
+   */
   async capacity(): Promise<CapacityLine[]> {
     if (this.lostReason) return [];
-    return parseCapacity(await readChildFile(this.root, 'status'));
+    const now = Date.now();
+    if (!this.known || now - this.known.at > CAPACITY_TTL_MS) {
+      this.known = { at: now, lines: parseCapacity(await readChildFile(this.root, 'status')) };
+    }
+    return this.known.lines;
   }
 
   /** A session on the child with `share` leaves (`res 0` for one), bound later as a Child. */
@@ -76,8 +89,11 @@ export class ChildNode {
     // Closing the clone handle releases the child's session; removing it
     // leaves nothing behind on the child for a refused or released share.
     const release = async () => {
-      await handle.close().catch(() => undefined);
-      if (id !== undefined && !this.lostReason) await (await this.root.walk!(id).catch(() => undefined))?.remove?.().catch(() => undefined);
+      const [, dir] = await Promise.all([
+        handle.close().catch(() => undefined),
+        id !== undefined && !this.lostReason ? this.root.walk!(id).catch(() => undefined) : undefined,
+      ]);
+      await dir?.remove?.().catch(() => undefined);
     };
     try {
       id = (await handle.read(0, 32)).toString().trim();
@@ -89,8 +105,10 @@ export class ChildNode {
       const dir = await this.root.walk!(id);
       if (!dir) throw new FsError('EIO', `${this.name}: session ${id} vanished`);
       const topology = share === 1 ? '' : await readChildFile(dir, 'topology');
-      const status = await readChildFile(dir, 'status');
-      return guardLost({ dir, ctl: handle, topology, release }, this, status, await dir.stat());
+      // The guard learns the leaves' status lines and the directory's stat as
+      // they are read; nothing more is asked of the child now (round trips
+      // are what a reservation across machines costs).
+      return guardLost({ dir, ctl: handle, topology, release }, this, id);
     } catch (err) {
       await release();
       throw err;

@@ -6,7 +6,7 @@
  */
 import { FsError, asFsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
-import type { FileStat, Node, OpenFile, OpenMode } from '../ns/types.js';
+import { DMDIR, QTDIR, type FileStat, type Node, type OpenFile, type OpenMode } from '../ns/types.js';
 import { leafCount, type Child } from '../taskfs/child.js';
 import { quote } from '../taskfs/quote.js';
 
@@ -28,9 +28,11 @@ function goneReason(source: LostSource, err: unknown): string | undefined {
   return e.code === 'ECONNRESET' ? e.message : undefined;
 }
 
-export function guardLost(child: Child, source: LostSource, initialStatus: string, dirStat: FileStat): Child {
-  let lastStatus = initialStatus;
+export function guardLost(child: Child, source: LostSource, id: string): Child {
   const leaves = leafCount(child);
+  // Until a status is read, a lost child's leaves are named by what we know.
+  let lastStatus = `cmd/${id} 0 Lost '' ''\n`.repeat(leaves);
+  let dirStat: FileStat = { name: id, qid: { type: QTDIR, version: 0, path: 0xffffffffn }, mode: DMDIR | 0o555, length: 0, mtime: Math.floor(Date.now() / 1000), uid: '', gid: '' };
   const lostError = () => new FsError('EIO', `node lost: ${source.lost ?? 'connection lost'}`);
 
   const statusHandle = async (mode: OpenMode): Promise<OpenFile> => {
@@ -65,7 +67,10 @@ export function guardLost(child: Child, source: LostSource, initialStatus: strin
   });
 
   const dir: Node = {
-    stat: async () => (source.lost ? dirStat : child.dir.stat().catch(() => dirStat)),
+    stat: async () => {
+      if (source.lost) return dirStat;
+      return child.dir.stat().then((st) => (dirStat = st), () => dirStat);
+    },
     walk: async (name) => {
       if (!source.lost) {
         try {

@@ -41,6 +41,6 @@ export async function readChildFile(dir: Node, name: string): Promise<string> {
   try {
     return (await readWhole(file)).toString();
   } finally {
-    await file.close();
+    void file.close(); // a remote clunk need not be waited for: one round trip less
   }
 }

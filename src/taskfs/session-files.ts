@@ -182,16 +182,17 @@ async function stdinHandle(session: Session): Promise<OpenFile> {
 }
 
 async function openChildren(session: Session, name: string, mode: OpenMode): Promise<OpenFile[]> {
-  const opened: OpenFile[] = [];
-  try {
-    for (const child of session.children) {
-      const node = await child.dir.walk?.(name);
-      if (!node?.open) throw new FsError('EIO', `child has no ${name}`);
-      opened.push(await node.open(mode));
-    }
-    return opened;
-  } catch (err) {
+  // In parallel: for children on other nodes each open is two round trips.
+  const results = await Promise.allSettled(session.children.map(async (child) => {
+    const node = await child.dir.walk?.(name);
+    if (!node?.open) throw new FsError('EIO', `child has no ${name}`);
+    return node.open(mode);
+  }));
+  const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
     await Promise.allSettled(opened.map((f) => f.close()));
-    throw err;
+    throw failed.reason;
   }
+  return opened;
 }

@@ -28,7 +28,7 @@ const log = createDebug('taskfs:exec');
 export interface SpoolOptions { dir: string; name: string; memoryBytes?: number; highWaterBytes?: number }
 
 const DEFAULT_MEMORY = 1 << 20;
-const DEFAULT_HIGH_WATER = 8 << 20;
+const DEFAULT_HIGH_WATER = 4 << 20;
 /** Pending bytes are copied into blocks of this size, so tiny appends do not cost one Buffer each. */
 const BLOCK = 64 << 10;
 /** An owned chunk at least this large becomes a block as it is, uncopied. */
@@ -37,7 +37,7 @@ const OWN_MIN = 16 << 10;
  * Bytes already on disk kept in memory too, the most recent ones: a reader
  * that keeps up with the writer is served from here, never from the file.
  */
-const RECENT_BYTES = 8 << 20;
+const RECENT_BYTES = 4 << 20;
 /** Upper bound of one writev: bytes and buffers (IOV_MAX is 1024 on Linux). */
 const WRITE_MAX_BYTES = 4 << 20;
 const WRITE_MAX_IOV = 512;

@@ -7,7 +7,7 @@
 import { FsError, asFsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { DMDIR, QTDIR, type FileStat, type Node, type OpenFile, type OpenMode } from '../ns/types.js';
-import { leafCount, type Child } from '../taskfs/child.js';
+import { leafCount, readWhole, type Child } from '../taskfs/child.js';
 import { quote } from '../taskfs/quote.js';
 
 export interface LostSource {
@@ -39,7 +39,7 @@ export function guardLost(child: Child, source: LostSource, id: string): Child {
     if (!source.lost) {
       try {
         const f = await (await child.dir.walk!('status'))!.open!(mode);
-        const text = await readAll(f);
+        const text = await readWhole(f).then((b) => b.toString()).finally(() => void f.close().catch(() => undefined));
         lastStatus = text;
         return textHandle({ text });
       } catch (err) {
@@ -101,20 +101,6 @@ export function guardLost(child: Child, source: LostSource, id: string): Child {
 
 function lostLines(count: number, reason: string): string {
   return `0 0 0 0 ${quote(`lost: ${reason}`)}\n`.repeat(Math.max(0, count));
-}
-
-async function readAll(f: OpenFile): Promise<string> {
-  const parts: Buffer[] = [];
-  try {
-    for (let off = 0; ; ) {
-      const b = await f.read(off, 64 * 1024);
-      if (b.length === 0) return Buffer.concat(parts).toString();
-      parts.push(b);
-      off += b.length;
-    }
-  } finally {
-    await f.close().catch(() => undefined);
-  }
 }
 
 /** Output: a lost node's stream just ends (what it said so far was delivered). */

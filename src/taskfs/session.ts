@@ -58,7 +58,8 @@ export class Session {
   readonly text: Record<SettingName, string> = { args: '', env: '', ns: '' };
   lastError = '';
 
-  private splices = new AbortController();
+  /** Made on the first splice: an abort costs an exception object, and most sessions never splice. */
+  private splices?: AbortController;
   private pendingStdin: Buffer[] = [];
   private pendingEof = false;
   private stdinChain: Promise<void> = Promise.resolve();
@@ -114,8 +115,8 @@ export class Session {
     this.released = true;
     this.pendingStdin = [];
     this.pendingEof = false;
-    this.splices.abort();
-    this.splices = new AbortController();
+    this.splices?.abort();
+    this.splices = undefined;
     this.wakeRunWaiters();
     await Promise.allSettled([run?.dispose(), ...children.map((c) => c.release())]);
   }
@@ -138,7 +139,7 @@ export class Session {
 
   /** Aborted when the session is released: background splices stop. */
   spliceSignal(): AbortSignal {
-    return this.splices.signal;
+    return (this.splices ??= new AbortController()).signal;
   }
 
   // ---- runs, for readers of output and wait ---------------------------

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { nodeOptions } from './options.js';
 import type { RuntimeOptions } from './runtime.js';
+import { usage } from './usage.js';
 
 export const nodeOptionSpec = {
   slots: { type: 'string' },
@@ -18,7 +19,34 @@ export const nodeOptionSpec = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parseNodeArgs(argv: string[]): { runtime: RuntimeOptions; positionals: string[]; help: boolean; allowOther: boolean } {
+export interface NodeArgs {
+  runtime: RuntimeOptions;
+  positionals: string[];
+  help: boolean;
+  allowOther: boolean;
+}
+
+/**
+ * The arguments of `mount` or `serve`, checked by `check` (which throws the
+ * reason). A number instead means: exit with it (help was printed, or the
+ * usage error with the usage text).
+ */
+export function parseCommand(command: 'mount' | 'serve', argv: string[], check: (args: NodeArgs) => void): NodeArgs | number {
+  try {
+    const args = parseNodeArgs(argv);
+    if (args.help) {
+      process.stdout.write(usage[command]);
+      return 0;
+    }
+    check(args);
+    return args;
+  } catch (err) {
+    process.stderr.write(`taskfs ${command}: ${(err as Error).message}\n${usage[command]}`);
+    return 2;
+  }
+}
+
+export function parseNodeArgs(argv: string[]): NodeArgs {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
   return {
     runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [], keyFile: values.key },

@@ -4,25 +4,16 @@ import { constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { FuseMount, isMounted } from '../fuse/mount.js';
 import { lazyUnmount, loadFuse } from '../fuse/native.js';
-import { parseNodeArgs } from './args.js';
+import { parseCommand } from './args.js';
 import { expandHome } from './options.js';
 import { startRuntime } from './runtime.js';
 import { onStopSignals } from './signals.js';
-import { usage } from './usage.js';
 
 export async function mountCommand(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseNodeArgs(argv);
-    if (parsed.help) {
-      process.stdout.write(usage.mount);
-      return 0;
-    }
-    if (parsed.positionals.length > 1) throw new Error('one mount point at most');
-  } catch (err) {
-    process.stderr.write(`taskfs mount: ${(err as Error).message}\n${usage.mount}`);
-    return 2;
-  }
+  const parsed = parseCommand('mount', argv, (args) => {
+    if (args.positionals.length > 1) throw new Error('one mount point at most');
+  });
+  if (typeof parsed === 'number') return parsed;
   const mountpoint = resolve(expandHome(parsed.positionals[0] ?? '~/tasks'));
   const { node: options } = parsed.runtime;
   process.title = `taskfs mount ${mountpoint}`;

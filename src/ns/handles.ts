@@ -34,8 +34,3 @@ export function textHandle(opts: TextHandleOptions): OpenFile {
     },
   };
 }
-
-/** Text of a write: ctl verbs and settings are text, at most one line set per write. */
-export function writeText(data: Buffer): string {
-  return data.toString('utf8');
-}

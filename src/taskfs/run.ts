@@ -3,7 +3,6 @@
  * and its wait record (a one-line spool, so waiting readers and late
  * readers are served the same way as output).
  */
-import { join } from 'node:path';
 import createDebug from 'debug';
 import { asFsError } from '../ns/errors.js';
 import { LeafProcess, type ExitInfo } from '../exec/process.js';
@@ -104,8 +103,4 @@ export class Run {
 export function waitLine(info: ExitInfo): string {
   const ms = (n: number) => Math.round(n);
   return `${info.pid} ${ms(info.userMs)} ${ms(info.sysMs)} ${ms(info.realMs)} ${quote(info.status)}\n`;
-}
-
-export function spoolDirFor(workdir: string): string {
-  return join(workdir, 'spool');
 }

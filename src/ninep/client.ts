@@ -8,7 +8,6 @@ import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import createDebug from 'debug';
-import type { Node } from '../ns/types.js';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Address } from './address.js';
 import { parseAddress } from './address.js';
@@ -73,7 +72,7 @@ export async function connect(addr: string, opts: ConnectOptions = {}): Promise<
 
 export class NinepClient {
   /** The remote root; walk from it. */
-  readonly root: Node;
+  readonly root: RemoteNode;
   /** Resolves when the connection is gone: undefined after close(), else the cause. */
   readonly closed: Promise<Error | undefined>;
   private readonly remote: Remote;

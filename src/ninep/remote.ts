@@ -39,8 +39,7 @@ export class RemoteNode implements Node {
   }
 
   async walk(name: string): Promise<Node | undefined> {
-    // The path is sent as elements: these could not round-trip.
-    if (name === '' || name === '.' || name === '..' || name.includes('/')) return undefined;
+    if (!walkable(name)) return undefined;
     const path = [...this.path, name];
     let fid: number;
     try {
@@ -53,6 +52,16 @@ export class RemoteNode implements Node {
     // asks "is it there?" should cost one round trip, not two.
     void this.remote.clunk(fid);
     return new RemoteNode(this.remote, path);
+  }
+
+  /**
+   * `name` below this node without asking the server whether it is there:
+   * for files known to exist (a session's files), whose walk would only
+   * cost a round trip. Operations on it fail with ENOENT if it is not.
+   */
+  at(name: string): RemoteNode {
+    if (!walkable(name)) throw new FsError('ENOENT', 'file does not exist');
+    return new RemoteNode(this.remote, [...this.path, name]);
   }
 
   async list(): Promise<FileStat[]> {
@@ -69,8 +78,55 @@ export class RemoteNode implements Node {
     });
   }
 
-  async open(mode: OpenMode): Promise<OpenFile> {
+  open(mode: OpenMode): Promise<RemoteFile> {
+    return this.prewalk().open(mode);
+  }
+
+  remove(): Promise<void> {
+    return this.prewalk().remove();
+  }
+
+  /** A fid walked to this node from now on, for an open or a remove later. */
+  prewalk(): WalkedFid {
+    return new WalkedFid(this.remote, this.path);
+  }
+
+  private async withFid<T>(fn: (fid: number) => Promise<T>): Promise<T> {
     const fid = await this.remote.walk(this.path);
+    try {
+      return await fn(fid);
+    } finally {
+      await this.remote.clunk(fid);
+    }
+  }
+}
+
+/** Names a walk can carry: the path is sent as elements, and these could not round-trip. */
+function walkable(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/');
+}
+
+/**
+ * A fid walked to `path` as soon as this is made, to be opened or removed
+ * later: the walk's round trip overlaps whatever the caller does
+ * meanwhile (9P lets many requests be in flight, but gives no order among
+ * them, so the open or remove is only sent once the walk is answered).
+ * Exactly one of open, remove and discard uses it.
+ */
+export class WalkedFid {
+  private readonly fid: Promise<number>;
+  private used = false;
+
+  constructor(
+    private readonly remote: Remote,
+    readonly path: readonly string[],
+  ) {
+    this.fid = remote.walk(path);
+    this.fid.catch(() => undefined); // a failed walk nobody uses is not an unhandled rejection
+  }
+
+  async open(mode: OpenMode): Promise<RemoteFile> {
+    const fid = await this.take();
     try {
       const bits = (mode.read && mode.write ? ORDWR : mode.write ? OWRITE : OREAD) |
         (mode.truncate ? OTRUNC : 0);
@@ -85,7 +141,7 @@ export class RemoteNode implements Node {
   }
 
   async remove(): Promise<void> {
-    const fid = await this.remote.walk(this.path);
+    const fid = await this.take();
     try {
       await this.remote.rpc({ type: 'Tremove', fid });
     } finally {
@@ -93,13 +149,33 @@ export class RemoteNode implements Node {
     }
   }
 
-  private async withFid<T>(fn: (fid: number) => Promise<T>): Promise<T> {
-    const fid = await this.remote.walk(this.path);
-    try {
-      return await fn(fid);
-    } finally {
-      await this.remote.clunk(fid);
-    }
+  /** Not needed after all: clunked once walked, not waited for. */
+  discard(): void {
+    if (this.used) return;
+    this.used = true;
+    this.fid.then((fid) => this.remote.clunk(fid), () => undefined);
+  }
+
+  private take(): Promise<number> {
+    if (this.used) return Promise.reject(new FsError('EBADF', `fid for ${this.path.join('/')} already used`));
+    this.used = true;
+    return this.fid;
+  }
+}
+
+/**
+ * All of a snapshot file of a taskfs node (status, topology): its text is
+ * made once per open and served by offset (SPEC section 1), so a read
+ * that returns less than asked has reached the end. The zero-length read
+ * that would confirm it is not sent: one round trip less.
+ */
+export async function readSnapshot(file: RemoteFile): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let offset = 0; ;) {
+    const data = await file.read(offset, file.iounit);
+    parts.push(data);
+    offset += data.length;
+    if (data.length < file.iounit) return Buffer.concat(parts);
   }
 }
 

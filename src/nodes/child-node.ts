@@ -8,9 +8,10 @@ import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node } from '../ns/types.js';
 import { connect, type NinepClient } from '../ninep/client.js';
-import { readChildFile, type Child } from '../taskfs/child.js';
+import { readSnapshot, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
+import type { Child } from '../taskfs/child.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
-import { guardLost } from './lost-guard.js';
+import { guardLost, type SessionFiles } from './lost-guard.js';
 
 const log = createDebug('taskfs:nodes');
 
@@ -27,13 +28,23 @@ export function setChildKey(key: Buffer | undefined): void {
   defaultKey = key;
 }
 
+/** A session being reserved on a child: its number, and fids walked to it. */
+interface ReservedSession {
+  id: string;
+  dir: WalkedFid;
+  topology: WalkedFid | undefined;
+}
+
 export class ChildNode {
   private lostReason?: string;
+  /** A fid walked to `clone` before it is needed: a reservation starts with its open. */
+  private spareClone?: WalkedFid;
   private known?: { at: number; lines: CapacityLine[] };
   private readonly lostCtl = new AbortController();
 
   private constructor(readonly name: string, readonly addr: string, private readonly client: NinepClient) {
     void client.closed.then((err) => this.markLost(err?.message ?? 'unmounted'));
+    this.spareClone = client.root.at('clone').prewalk();
   }
 
   static async connect(name: string, addr: string, opts: { key?: Buffer; timeoutMs?: number } = {}): Promise<ChildNode> {
@@ -75,43 +86,95 @@ export class ChildNode {
     if (this.lostReason) return [];
     const now = Date.now();
     if (!this.known || now - this.known.at > CAPACITY_TTL_MS) {
-      this.known = { at: now, lines: parseCapacity(await readChildFile(this.root, 'status')) };
+      this.known = { at: now, lines: parseCapacity(await this.readSnapshotFile(this.client.root.at('status').prewalk())) };
     }
     return this.known.lines;
   }
 
-  /** A session on the child with `share` leaves (`res 0` for one), bound later as a Child. */
+  /**
+   * A session on the child with `share` leaves (`res 0` for one), bound
+   * later as a Child. Round trips are what a reservation across machines
+   * costs, so only these wait for each other: open the clone (its fid is
+   * walked ahead), read the session's number and write `res` together,
+   * then open and read `topology` (walked while the child reserved).
+   */
   async reserve(share: number, os: string, machine: string): Promise<Child> {
-    const clone = await this.root.walk!('clone');
-    if (!clone?.open) throw new FsError('EIO', `${this.name}: no clone file`);
-    const handle = await clone.open({ read: true, write: true });
-    let id: string | undefined;
-    // Closing the clone handle releases the child's session; removing it
-    // leaves nothing behind on the child for a refused or released share.
-    const release = async () => {
-      const [, dir] = await Promise.all([
-        handle.close().catch(() => undefined),
-        id !== undefined && !this.lostReason ? this.root.walk!(id).catch(() => undefined) : undefined,
-      ]);
-      await dir?.remove?.().catch(() => undefined);
-    };
+    const handle = await this.openClone();
+    let session: ReservedSession | undefined;
+    const [numbered, reserved] = await Promise.allSettled([
+      handle.read(0, 32).then((b) => (session = this.reservedSession(b.toString().trim(), share))),
+      handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quoteWord(os)} ${quoteWord(machine)}\n`), 0),
+    ]);
+    const release = () => this.release(handle, session);
     try {
-      id = (await handle.read(0, 32)).toString().trim();
-      await handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quoteWord(os)} ${quoteWord(machine)}\n`), 0)
-        .catch((err) => {
-          const e = asFsError(err);
-          throw new FsError(e.code, `${this.name}: ${e.message}`);
-        });
-      const dir = await this.root.walk!(id);
-      if (!dir) throw new FsError('EIO', `${this.name}: session ${id} vanished`);
-      const topology = share === 1 ? '' : await readChildFile(dir, 'topology');
+      if (reserved.status === 'rejected') {
+        const e = asFsError(reserved.reason);
+        throw new FsError(e.code, `${this.name}: ${e.message}`);
+      }
+      if (numbered.status === 'rejected') throw numbered.reason;
+      const { id, topology } = session!;
+      const text = topology ? await this.readSnapshotFile(topology) : '';
+      const dir = this.client.root.at(id);
       // The guard learns the leaves' status lines and the directory's stat as
-      // they are read; nothing more is asked of the child now (round trips
-      // are what a reservation across machines costs).
-      return guardLost({ dir, ctl: handle, topology, release }, this, id);
+      // they are read; nothing more is asked of the child now.
+      return guardLost({ dir, ctl: handle, topology: text, release }, this, id, this.sessionFiles(dir));
     } catch (err) {
+      session?.topology?.discard();
       await release();
       throw err;
+    }
+  }
+
+  /** An open clone handle: a new session on the child, released when it closes. */
+  private async openClone(): Promise<RemoteFile> {
+    const walked = this.spareClone ?? this.client.root.at('clone').prewalk();
+    // The next reservation's clone fid is walked now, off its critical path.
+    this.spareClone = this.client.root.at('clone').prewalk();
+    try {
+      return await walked.open({ read: true, write: true });
+    } catch (err) {
+      const e = asFsError(err);
+      if (e.code === 'ENOENT') throw new FsError('EIO', `${this.name}: no clone file`);
+      throw e;
+    }
+  }
+
+  /**
+   * Fids walked to session `id` while the child reserves: its directory,
+   * held to remove exactly this session at release (its number may be
+   * reused once the clone handle closes), and its topology.
+   */
+  private reservedSession(id: string, share: number): ReservedSession {
+    const dir = this.client.root.at(id);
+    return { id, dir: dir.prewalk(), topology: share === 1 ? undefined : dir.at('topology').prewalk() };
+  }
+
+  /**
+   * Closing the clone handle releases the child's session; removing it
+   * leaves nothing behind on the child for a refused or released share.
+   * Both go out at once and both answers are awaited: whichever of them
+   * the child acts on first, its release is over when the other is answered.
+   */
+  private async release(handle: RemoteFile, session: ReservedSession | undefined): Promise<void> {
+    await Promise.all([
+      handle.close().catch(() => undefined),
+      session?.dir.remove().catch(() => undefined),
+    ]);
+  }
+
+  private sessionFiles(dir: RemoteNode): SessionFiles {
+    return {
+      at: (name) => dir.at(name),
+      read: (name) => this.readSnapshotFile(dir.at(name).prewalk()),
+    };
+  }
+
+  private async readSnapshotFile(walked: WalkedFid): Promise<string> {
+    const file = await walked.open({ read: true, write: false });
+    try {
+      return (await readSnapshot(file)).toString();
+    } finally {
+      void file.close(); // a remote clunk need not be waited for: one round trip less
     }
   }
 

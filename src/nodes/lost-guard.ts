@@ -7,7 +7,7 @@
 import { FsError, asFsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { DMDIR, QTDIR, type FileStat, type Node, type OpenFile, type OpenMode } from '../ns/types.js';
-import { leafCount, readWhole, type Child } from '../taskfs/child.js';
+import { leafCount, type Child } from '../taskfs/child.js';
 import { quote } from '../taskfs/quote.js';
 
 export interface LostSource {
@@ -15,8 +15,18 @@ export interface LostSource {
   readonly lostSignal: AbortSignal;
 }
 
+/** The child's session files, reached without asking whether they are there. */
+export interface SessionFiles {
+  /** A file of the session (walking it first would only cost a round trip). */
+  at(name: string): Node;
+  /** The whole text of a snapshot file of the session (status). */
+  read(name: string): Promise<string>;
+}
+
 const outputs = new Set(['stdout', 'stderr', 'stdio']);
 const answeredWhenLost = new Set(['status', 'wait', ...outputs]);
+/** Every session directory has these (SPEC section 1). */
+const sessionFileNames = new Set(['ctl', 'args', 'env', 'ns', 'stdin', 'status', 'wait', 'topology', 'err', ...outputs]);
 
 /**
  * Why the node is gone, if `err` says so: the connection's pending requests
@@ -28,18 +38,17 @@ function goneReason(source: LostSource, err: unknown): string | undefined {
   return e.code === 'ECONNRESET' ? e.message : undefined;
 }
 
-export function guardLost(child: Child, source: LostSource, id: string): Child {
+export function guardLost(child: Child, source: LostSource, id: string, files: SessionFiles): Child {
   const leaves = leafCount(child);
   // Until a status is read, a lost child's leaves are named by what we know.
   let lastStatus = `cmd/${id} 0 Lost '' ''\n`.repeat(leaves);
   let dirStat: FileStat = { name: id, qid: { type: QTDIR, version: 0, path: 0xffffffffn }, mode: DMDIR | 0o555, length: 0, mtime: Math.floor(Date.now() / 1000), uid: '', gid: '' };
   const lostError = () => new FsError('EIO', `node lost: ${source.lost ?? 'connection lost'}`);
 
-  const statusHandle = async (mode: OpenMode): Promise<OpenFile> => {
+  const statusHandle = async (): Promise<OpenFile> => {
     if (!source.lost) {
       try {
-        const f = await (await child.dir.walk!('status'))!.open!(mode);
-        const text = await readWhole(f).then((b) => b.toString()).finally(() => void f.close().catch(() => undefined));
+        const text = await files.read('status');
         lastStatus = text;
         return textHandle({ text });
       } catch (err) {
@@ -49,17 +58,39 @@ export function guardLost(child: Child, source: LostSource, id: string): Child {
     return textHandle({ text: lastStatus.replace(/^(\S+ \S+ )\S+/gm, '$1Lost') });
   };
 
-  /** A session file of the child; `real` is undefined once the node is known gone. */
+  /** What a session file of a gone node gives: lost lines for wait, the end for output. */
+  const lostOpen = (name: string, mode: OpenMode): OpenFile => {
+    if (name === 'wait') return textHandle({ text: lostLines(leaves, source.lost ?? 'connection lost') });
+    if (outputs.has(name) && !mode.write) return textHandle({ text: '' });
+    throw lostError();
+  };
+  const lostStat = (name: string): FileStat => ({ ...dirStat, name, mode: 0o444, qid: { ...dirStat.qid, type: 0 } });
+
+  /**
+   * A session file of the child; `real` is undefined once the node is known
+   * gone. The node may also go while the file is being reached (the walk
+   * is part of its stat and open): that too is answered as lost.
+   */
   const file = (name: string, real: Node | undefined): Node => ({
-    stat: async () => (real && !source.lost ? real.stat() : { ...dirStat, name, mode: 0o444, qid: { ...dirStat.qid, type: 0 } }),
-    open: async (mode) => {
-      if (name === 'status') return statusHandle(mode);
-      if (!real || source.lost) {
-        if (name === 'wait') return textHandle({ text: lostLines(leaves, source.lost ?? 'connection lost') });
-        if (outputs.has(name) && !mode.write) return textHandle({ text: '' });
-        throw lostError();
+    stat: async () => {
+      if (!real || source.lost) return lostStat(name);
+      try {
+        return await real.stat();
+      } catch (err) {
+        if (!goneReason(source, err)) throw err;
+        return lostStat(name);
       }
-      const f = await real.open!(mode);
+    },
+    open: async (mode) => {
+      if (name === 'status') return statusHandle();
+      if (!real || source.lost) return lostOpen(name, mode);
+      let f: OpenFile;
+      try {
+        f = await real.open!(mode);
+      } catch (err) {
+        if (!goneReason(source, err)) throw err;
+        return lostOpen(name, mode);
+      }
       if (name === 'wait') return lostAwareWait(f, leaves, source);
       if (outputs.has(name)) return endsWhenLost(f, source);
       return f;
@@ -74,6 +105,7 @@ export function guardLost(child: Child, source: LostSource, id: string): Child {
     walk: async (name) => {
       if (!source.lost) {
         try {
+          if (sessionFileNames.has(name)) return file(name, files.at(name));
           const real = await child.dir.walk!(name);
           if (!real) return undefined;
           // Session files are guarded; numbered children are directories, and pass through.

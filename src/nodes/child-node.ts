@@ -8,7 +8,7 @@ import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node } from '../ns/types.js';
 import { connect, type NinepClient } from '../ninep/client.js';
-import { readSnapshot, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
+import { SpareFid, readSnapshot, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
 import type { Child } from '../taskfs/child.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
 import { guardLost, type SessionFiles } from './lost-guard.js';
@@ -31,20 +31,31 @@ export function setChildKey(key: Buffer | undefined): void {
 /** A session being reserved on a child: its number, and fids walked to it. */
 interface ReservedSession {
   id: string;
+  /** Held to remove exactly this session at release: its number may be reused once the clone handle closes. */
   dir: WalkedFid;
   topology: WalkedFid | undefined;
+  /** Files walked ahead of their first open, which takes them. */
+  ahead: Map<string, WalkedFid>;
 }
+
+/**
+ * Session files whose first open is all but certain, walked while the
+ * child reserves: every launch collects `wait`.
+ */
+const WALKED_AHEAD = ['wait'];
 
 export class ChildNode {
   private lostReason?: string;
-  /** A fid walked to `clone` before it is needed: a reservation starts with its open. */
-  private spareClone?: WalkedFid;
   private known?: { at: number; lines: CapacityLine[] };
   private readonly lostCtl = new AbortController();
+  /** A reservation starts with an open of clone, a capacity read with one of status. */
+  private readonly spareClone: SpareFid;
+  private readonly spareStatus: SpareFid;
 
   private constructor(readonly name: string, readonly addr: string, private readonly client: NinepClient) {
     void client.closed.then((err) => this.markLost(err?.message ?? 'unmounted'));
-    this.spareClone = client.root.at('clone').prewalk();
+    this.spareClone = new SpareFid(client.root.at('clone'));
+    this.spareStatus = new SpareFid(client.root.at('status'));
   }
 
   static async connect(name: string, addr: string, opts: { key?: Buffer; timeoutMs?: number } = {}): Promise<ChildNode> {
@@ -86,7 +97,7 @@ export class ChildNode {
     if (this.lostReason) return [];
     const now = Date.now();
     if (!this.known || now - this.known.at > CAPACITY_TTL_MS) {
-      this.known = { at: now, lines: parseCapacity(await this.readSnapshotFile(this.client.root.at('status').prewalk())) };
+      this.known = { at: now, lines: parseCapacity(await this.readSnapshotFile(this.spareStatus.take())) };
     }
     return this.known.lines;
   }
@@ -96,7 +107,8 @@ export class ChildNode {
    * later as a Child. Round trips are what a reservation across machines
    * costs, so only these wait for each other: open the clone (its fid is
    * walked ahead), read the session's number and write `res` together,
-   * then open and read `topology` (walked while the child reserved).
+   * then open and read `topology` (walked while the child reserved):
+   * four round trips, five when the number comes back after `res`.
    */
   async reserve(share: number, os: string, machine: string): Promise<Child> {
     const handle = await this.openClone();
@@ -117,9 +129,8 @@ export class ChildNode {
       const dir = this.client.root.at(id);
       // The guard learns the leaves' status lines and the directory's stat as
       // they are read; nothing more is asked of the child now.
-      return guardLost({ dir, ctl: handle, topology: text, release }, this, id, this.sessionFiles(dir));
+      return guardLost({ dir, ctl: handle, topology: text, release }, this, id, this.sessionFiles(dir, session!.ahead));
     } catch (err) {
-      session?.topology?.discard();
       await release();
       throw err;
     }
@@ -127,11 +138,8 @@ export class ChildNode {
 
   /** An open clone handle: a new session on the child, released when it closes. */
   private async openClone(): Promise<RemoteFile> {
-    const walked = this.spareClone ?? this.client.root.at('clone').prewalk();
-    // The next reservation's clone fid is walked now, off its critical path.
-    this.spareClone = this.client.root.at('clone').prewalk();
     try {
-      return await walked.open({ read: true, write: true });
+      return await this.spareClone.take().open({ read: true, write: true });
     } catch (err) {
       const e = asFsError(err);
       if (e.code === 'ENOENT') throw new FsError('EIO', `${this.name}: no clone file`);
@@ -139,14 +147,15 @@ export class ChildNode {
     }
   }
 
-  /**
-   * Fids walked to session `id` while the child reserves: its directory,
-   * held to remove exactly this session at release (its number may be
-   * reused once the clone handle closes), and its topology.
-   */
+  /** Fids walked to session `id` while the child reserves. */
   private reservedSession(id: string, share: number): ReservedSession {
     const dir = this.client.root.at(id);
-    return { id, dir: dir.prewalk(), topology: share === 1 ? undefined : dir.at('topology').prewalk() };
+    return {
+      id,
+      dir: dir.prewalk(),
+      topology: share === 1 ? undefined : dir.at('topology').prewalk(),
+      ahead: new Map(WALKED_AHEAD.map((name) => [name, dir.at(name).prewalk()])),
+    };
   }
 
   /**
@@ -156,15 +165,17 @@ export class ChildNode {
    * the child acts on first, its release is over when the other is answered.
    */
   private async release(handle: RemoteFile, session: ReservedSession | undefined): Promise<void> {
+    session?.topology?.discard();
+    for (const walked of session?.ahead.values() ?? []) walked.discard();
     await Promise.all([
       handle.close().catch(() => undefined),
       session?.dir.remove().catch(() => undefined),
     ]);
   }
 
-  private sessionFiles(dir: RemoteNode): SessionFiles {
+  private sessionFiles(dir: RemoteNode, ahead: Map<string, WalkedFid>): SessionFiles {
     return {
-      at: (name) => dir.at(name),
+      at: (name) => (ahead.has(name) ? firstOpenAhead(dir.at(name), ahead, name) : dir.at(name)),
       read: (name) => this.readSnapshotFile(dir.at(name).prewalk()),
     };
   }
@@ -185,6 +196,18 @@ export class ChildNode {
   mountLine(): string {
     return `mount ${this.addr} ${this.name}`;
   }
+}
+
+/** `node`, whose first open takes the fid walked ahead for it; later opens walk again. */
+function firstOpenAhead(node: RemoteNode, ahead: Map<string, WalkedFid>, name: string): Node {
+  return {
+    stat: () => node.stat(),
+    open: (mode) => {
+      const walked = ahead.get(name) ?? node.prewalk();
+      ahead.delete(name);
+      return walked.open(mode);
+    },
+  };
 }
 
 function quoteWord(w: string): string {

@@ -91,6 +91,21 @@ cat stdio`, { cwd: root.mnt });
     expect(wait.filter((l) => / killed$/.test(l))).toHaveLength(2);
   });
 
+  it('wait is collected from every child as often as it is read, and wipe leaves nothing on them', async () => {
+    const a = await startServe(['--slots', '2']);
+    const b = await startServe(['--slots', '2']);
+    const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
+    for (let launch = 0; launch < 2; launch++) {
+      const out = lines(await run('n=$(cat clone); echo res 4 > $n/ctl; echo exec true > $n/ctl; cat $n/wait; cat $n/wait | wc -l; cat $n/1/wait | wc -l; echo wipe > $n/ctl', { cwd: root.mnt }));
+      expect(out).toHaveLength(6);
+      for (const l of out.slice(0, 4)) expect(l).toMatch(/^\d+ \d+ \d+ \d+ ''$/);
+      expect(out.slice(4).map((l) => l.trim())).toEqual(['4', '2']);
+      for (const child of [a, b]) {
+        expect((await sh(`ls nodes/${name(child.addr)} | grep '^[0-9]'`, { cwd: root.mnt })).stdout).toBe('');
+      }
+    }
+  });
+
   it('SIGKILL of the root: every process it started below is gone and the sessions released', async () => {
     const a = await startServe(['--slots', '2']);
     const b = await startServe(['--slots', '2']);

@@ -1,6 +1,6 @@
 /**
  * The client's round-trip savers: nodes named without a walk (`at`), fids
- * walked ahead of their open or remove (`prewalk`), and whole snapshot
+ * walked ahead of their open or remove (`prewalk`, `SpareFid`), and whole snapshot
  * reads that stop at a short read (`readSnapshot`).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { QTFILE } from '../../../src/ns/types.js';
 import type { NinepClient } from '../../../src/ninep/client.js';
 import { connect } from '../../../src/ninep/client.js';
 import { IOHDRSZ, MIN_MSIZE } from '../../../src/ninep/constants.js';
-import { readSnapshot } from '../../../src/ninep/remote.js';
+import { SpareFid, readSnapshot } from '../../../src/ninep/remote.js';
 import type { Listener } from '../../../src/ninep/server.js';
 import { listen } from '../../../src/ninep/server.js';
 import type { TestTree } from './tree.js';
@@ -107,6 +107,23 @@ describe('prewalk', () => {
     client.root.at('nope').prewalk().discard(); // nothing to clunk, and no unhandled rejection
     await new Promise((r) => setTimeout(r, 20));
     expect(fidsOnServer()).toBe(base);
+  });
+});
+
+describe('SpareFid', () => {
+  it('keeps one fid walked ahead, and walks the next as one is taken', async () => {
+    await start();
+    const base = fidsOnServer();
+    const spare = new SpareFid(client.root.at('hello'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fidsOnServer()).toBe(base + 1);
+    for (let i = 0; i < 2; i++) {
+      const f = await spare.take().open({ read: true, write: false });
+      expect((await readSnapshot(f)).toString()).toBe('hello, world\n');
+      await f.close();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(fidsOnServer()).toBe(base + 1); // the next spare
+    }
   });
 });
 

@@ -1,21 +1,20 @@
 /**
- * LeafProcess: one running leaf command, started by the node's fork server
- * (spawner.ts, native/taskfs-spawnd.c), which puts it in its own process
- * group and tells us: started (pid, stdio), or failed; exited (code,
- * signal, CPU times); gone (no process of the group is left).
+ * LeafProcess: one running leaf command, started by the node's process
+ * server (spawner.ts, native/taskfs-spawnd.c), which puts it in its own
+ * process group, spools its output and tells us: started (pid) or failed;
+ * how long its output is; exited (code, signal, CPU times); gone (no
+ * process of the group is left).
  *
  * Until `gone` the group may still have members, so signals go to the
  * group only before it: never to a pgid the kernel may have recycled.
  */
 import { performance } from 'node:perf_hooks';
 import { resolve as resolvePath } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { getSystemErrorMap } from 'node:util';
 import createDebug from 'debug';
 import { FsError, asFsError, isErrorCode } from '../ns/errors.js';
-import type { Quota } from './quota.js';
-import type { ExitReport, Spawner } from './spawner.js';
-import type { Spool } from './spool.js';
+import type { ExitReport, LeafChannel, Spawner } from './spawner.js';
+import type { FileSpool } from './spool.js';
 
 const log = createDebug('taskfs:exec');
 
@@ -27,11 +26,10 @@ export interface StartRequest {
   cwd: string;
   env: Record<string, string>;
   nice?: number;
-  stdout: Spool;
-  stderr: Spool;
+  /** Where the process server spools stdout and stderr. */
+  stdout: FileSpool;
+  stderr: FileSpool;
   spawner: Spawner;
-  /** Bytes both streams may spool before the process is paused (see quota.ts). */
-  quota?: Quota;
 }
 
 export class LeafProcess {
@@ -39,13 +37,10 @@ export class LeafProcess {
   readonly exited: Promise<ExitInfo>;
 
   private readonly argv0: string;
-  private readonly quota?: Quota;
   private readonly t0 = performance.now();
+  private readonly spools: [FileSpool, FileSpool];
+  private channel!: LeafChannel;
   private pidValue = 0;
-  private stdin?: Writable;
-  private outputs: Readable[] = [];
-  /** Ended only once the process has exited too: a reader at EOF knows it is over. */
-  private spools: Spool[] = [];
   private stdinOpen = true;
   private killRequested = false;
   private info: ExitInfo | undefined;
@@ -71,7 +66,7 @@ export class LeafProcess {
 
   private constructor(req: StartRequest, onStarted: (err?: FsError) => void) {
     this.argv0 = req.argv[0]!;
-    this.quota = req.quota;
+    this.spools = [req.stdout, req.stderr];
     this.exited = new Promise((r) => (this.resolveExited = r));
     this.gone = new Promise((r) => (this.resolveGone = r));
     const cwd = req.cwd === '' ? '' : resolvePath(req.cwd);
@@ -81,20 +76,14 @@ export class LeafProcess {
       onStarted(err);
     };
     try {
-      req.spawner.spawn({ argv: req.argv, cwd, env: req.env, nice: req.nice }, {
-        started: (pid, [stdin, stdout, stderr]) => {
+      this.channel = req.spawner.spawn({ argv: req.argv, cwd, env: req.env, nice: req.nice, stdoutPath: req.stdout.path, stderrPath: req.stderr.path }, {
+        started: (pid) => {
           this.pidValue = pid;
-          this.stdin = stdin;
-          // Whatever a leaf writes to its own stdin is nobody's business: drain it.
-          stdin.on('data', () => undefined);
-          stdin.resume();
-          stdin.on('error', (err) => log('stdin %d: %s', pid, err.message)); // EPIPE must not crash us
-          this.pump(stdout, req.stdout, 'stdout');
-          this.pump(stderr, req.stderr, 'stderr');
           log('started %s as %d in %sms', this.argv0, pid, (performance.now() - this.t0).toFixed(1));
           onStarted();
         },
         failed: (errno, stage) => fail(failError(errno, stage, this.argv0, cwd)),
+        output: (k, length, ended) => this.onOutput(this.spools[k - 1], length, ended),
         exited: (r) => this.setExit(r),
         gone: () => {
           this.groupGone = true;
@@ -116,22 +105,16 @@ export class LeafProcess {
     return !this.finished;
   }
 
-  /** Write to the process stdin; resolves once the socket took the bytes (so a full one holds the writer back). */
+  /** Write to the process stdin; resolves once its pipe took the bytes (so a full one holds the writer back). */
   async writeStdin(data: Buffer): Promise<void> {
-    const stdin = this.stdin;
-    if (!this.stdinOpen || this.info || !stdin || stdin.destroyed || stdin.writableEnded) {
-      throw new FsError('EIO', 'stdin closed');
-    }
-    if (data.length === 0) return;
-    await new Promise<void>((resolve, reject) => {
-      stdin.write(data, (err) => (err ? reject(new FsError('EIO', 'stdin closed')) : resolve()));
-    });
+    if (!this.stdinOpen || this.info) throw new FsError('EIO', 'stdin closed');
+    await this.channel.writeStdin(data);
   }
 
   closeStdin(): void {
     if (!this.stdinOpen) return;
     this.stdinOpen = false;
-    this.stdin?.end();
+    this.channel.closeStdin();
   }
 
   /** Signal the whole process group. A no-op once the group is known to be gone. */
@@ -160,51 +143,20 @@ export class LeafProcess {
       this.signal('SIGKILL');
       if (!(await within(this.exited, graceMs))) {
         // The group is dead, yet our output is open: held by a process that
-        // left the group (setsid). Stop waiting for it.
-        log('kill %d: output still open, closing it', this.pidValue);
-        for (const s of this.outputs) s.destroy();
+        // left the group (setsid), or full at the spool limit. Stop spooling it.
+        log('kill %d: output still open, dropping it', this.pidValue);
+        this.channel.dropOutput();
       }
     }
     await this.exited;
     await within(this.gone, graceMs);
   }
 
-  private pump(stream: Readable, spool: Spool, what: string): void {
-    this.outputs.push(stream);
-    let done = false;
-    const finish = (): void => {
-      if (done) return;
-      done = true;
-      this.outputsOpen--;
-      this.maybeFinish();
-    };
-    this.spools.push(spool);
-    stream.on('data', (chunk: Buffer) => {
-      let more = true;
-      try {
-        more = spool.append(chunk, true); // a socket read's buffer is fresh each time: hand it over
-      } catch (err) {
-        log('%s %d: append: %s', what, this.pidValue, (err as Error).message); // spool ended by someone else
-      }
-      const quota = this.quota;
-      if (quota && !quota.charge(chunk.length)) more = false;
-      if (!more) {
-        // Paused, the socket fills and the process blocks in write(2): nothing is lost.
-        stream.pause();
-        void Promise.all([spool.drained(), quota?.room()]).then(() => {
-          if (!done) stream.resume();
-        });
-      }
-    });
-    stream.on('end', finish);
-    stream.on('close', finish);
-    stream.on('error', (err) => {
-      log('%s %d: %s', what, this.pidValue, err.message);
-      finish();
-    });
-    // A quick leaf may have finished before its streams were handed over: their end came already.
-    if (stream.readableEnded || stream.destroyed) finish();
-    else stream.resume();
+  private onOutput(spool: FileSpool, length: number, ended: boolean): void {
+    spool.advance(length);
+    if (!ended) return;
+    this.outputsOpen--;
+    this.maybeFinish();
   }
 
   private setExit(r: ExitReport): void {
@@ -218,7 +170,6 @@ export class LeafProcess {
     log('exit %d %j', this.pidValue, this.info);
     // Nobody can write to the command any more (pending writes fail with 'stdin closed').
     this.stdinOpen = false;
-    (this.stdin as (Writable & { destroy(): void }) | undefined)?.destroy();
     this.maybeFinish();
   }
 
@@ -245,7 +196,7 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 function failError(errno: number, stage: string, argv0: string, cwd: string): FsError {
   if (errno === 0) return new FsError('EIO', stage);
   const name = getSystemErrorMap().get(-errno)?.[0];
-  const what = stage === 'chdir' ? `chdir ${cwd}` : stage === 'connect' ? `exec ${argv0}: cannot connect its stdio` : `exec ${argv0}`;
+  const what = stage === 'chdir' ? `chdir ${cwd}` : stage === 'spool' ? `exec ${argv0}: cannot create its spool files` : `exec ${argv0}`;
   switch (name) {
     case 'ENOENT': return new FsError('ENOENT', `${what}: file does not exist`);
     case 'EACCES': return new FsError('EACCES', `${what}: permission denied`);

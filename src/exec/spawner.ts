@@ -1,16 +1,14 @@
 /**
- * The node's fork server (native/taskfs-spawnd.c), seen from Node.
+ * The node's process server (native/taskfs-spawnd.c), seen from Node.
  *
- * Forking the daemon costs about 2 ms per leaf, in its only thread; the
- * fork server costs a fraction of that. Each leaf it starts dials back
- * three times to a unix socket we listen on (in the node's private spool
- * directory), says "ID K" (K = 0 stdin, 1 stdout, 2 stderr), and those
- * connections are its stdio: kernel sockets straight between the leaf and
- * us, like the socketpairs child_process would give.
+ * It forks the leaves (forking the daemon costs about 2 ms per leaf, in its
+ * only thread), splices their stdout and stderr into spool files (output
+ * never passes through this process: we learn how long the files are and
+ * read them to answer readers), feeds their stdin from our frames, and
+ * reaps them. One pipe each way carries everything: requests as frames,
+ * reports as lines (the protocol is in the C file's header).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 
@@ -21,6 +19,9 @@ export interface SpawnRequest {
   cwd: string;
   env: Record<string, string>;
   nice?: number;
+  /** Spool files for stdout and stderr: created (truncated) by the process server. */
+  stdoutPath: string;
+  stderrPath: string;
 }
 
 export interface ExitReport {
@@ -30,159 +31,186 @@ export interface ExitReport {
   sysUs: number;
 }
 
-/** What happens to one leaf, in this order: started or failed, exited, gone. */
+/** What happens to one leaf: started or failed, output as it grows, exited, gone. */
 export interface LeafEvents {
-  started(pid: number, stdio: [Socket, Socket, Socket]): void;
+  started(pid: number): void;
   failed(errno: number, stage: string): void;
+  /** Stream k (1 stdout, 2 stderr) holds `length` bytes in its file; `ended`: no more will come. */
+  output(k: 1 | 2, length: number, ended: boolean): void;
   exited(report: ExitReport): void;
-  /** No process of the leaf's group is left (or the fork server died). */
+  /** No process of the leaf's group is left (or the process server died). */
   gone(): void;
 }
 
-interface Pending {
-  events: LeafEvents;
-  stdio: (Socket | undefined)[];
-  pid?: number;
-  failed: boolean;
-  startedSent: boolean;
-  exit?: ExitReport;
-  exitSent?: boolean;
-  goneSeen?: boolean;
+/** A started (or starting) leaf: its stdin, and the end of its output. */
+export interface LeafChannel {
+  /** Resolves once the bytes are in the leaf's stdin pipe; rejects EIO once stdin is closed. */
+  writeStdin(data: Buffer): Promise<void>;
+  /** EOF on the leaf's stdin, after what was written. */
+  closeStdin(): void;
+  /** Stop spooling: the output is held open by a process that left the group. */
+  dropOutput(): void;
 }
 
+interface StdinWaiter { end: number; resolve(): void; reject(err: Error): void }
+
+interface Leaf {
+  events: LeafEvents;
+  pid?: number;
+  failed: boolean;
+  exited: boolean;
+  gone: boolean;
+  ended: [boolean, boolean];
+  /** stdin: bytes sent to the server, bytes it says the pipe took, writers waiting. */
+  sent: number;
+  took: number;
+  shut: boolean;
+  waiters: StdinWaiter[];
+}
+
+const stdinClosed = () => new FsError('EIO', 'stdin closed');
+
 export class Spawner {
-  private readonly leaves = new Map<string, Pending>();
+  private readonly leaves = new Map<string, Leaf>();
   private nextId = 1;
   private out = '';
   private dead?: string;
 
-  private constructor(private readonly proc: ChildProcess, private readonly server: Server, private readonly socketPath: string) {
-    server.on('connection', (s) => this.onConnection(s));
+  private constructor(private readonly proc: ChildProcess) {
     proc.stdout!.setEncoding('latin1');
     proc.stdout!.on('data', (text: string) => this.onReports(text));
     proc.stdin!.on('error', (err) => log('spawnd stdin: %s', err.message));
-    proc.on('exit', (code, signal) => this.onDeath(`fork server ended (${signal ?? `code ${code}`})`));
+    proc.on('exit', (code, signal) => this.onDeath(`process server ended (${signal ?? `code ${code}`})`));
   }
 
-  static async start(spawndPath: string, socketPath: string): Promise<Spawner> {
-    await rm(socketPath, { force: true });
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ path: socketPath, backlog: 4096 }, () => resolve());
-    });
-    const proc = spawn(spawndPath, [socketPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+  static async start(spawndPath: string): Promise<Spawner> {
+    const proc = spawn(spawndPath, [], { stdio: ['pipe', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       proc.once('spawn', resolve);
       proc.once('error', (err) => reject(new FsError('EIO', `cannot start ${spawndPath}: ${err.message}`)));
-    }).catch(async (err) => {
-      server.close();
-      throw err;
     });
-    return new Spawner(proc, server, socketPath);
+    return new Spawner(proc);
+  }
+
+  /** Bytes a leaf may spool (stdout + stderr) before it is left blocked in write(2); 0: no limit. */
+  setSpoolLimit(bytes: number): void {
+    this.send(['limit', String(Math.max(0, Math.trunc(bytes)))]);
   }
 
   /** Ask for a leaf; `events` hear how it goes. Never throws for the leaf's own failures. */
-  spawn(req: SpawnRequest, events: LeafEvents): void {
+  spawn(req: SpawnRequest, events: LeafEvents): LeafChannel {
+    const id = String(this.nextId++);
+    const leaf: Leaf = { events, failed: false, exited: false, gone: false, ended: [false, false], sent: 0, took: 0, shut: false, waiters: [] };
+    const channel: LeafChannel = {
+      writeStdin: (data) => this.writeStdin(id, leaf, data),
+      closeStdin: () => this.send(['eof', id]),
+      dropOutput: () => this.send(['drop', id]),
+    };
     if (this.dead) {
+      leaf.shut = true;
       events.failed(0, `exec: ${this.dead}`);
       events.gone();
-      return;
+      return channel;
     }
-    const id = String(this.nextId++);
     const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-    const fields = [id, req.nice === undefined ? '' : String(Math.trunc(req.nice)), req.cwd, String(req.argv.length), ...req.argv, String(env.length), ...env];
+    const fields = ['spawn', id, req.nice === undefined ? '' : String(Math.trunc(req.nice)), req.cwd, req.stdoutPath, req.stderrPath,
+      String(req.argv.length), ...req.argv, String(env.length), ...env];
     if (fields.some((f) => f.includes('\0'))) throw new FsError('EINVAL', 'exec: a NUL byte in the command or environment');
-    const body = Buffer.from(fields.join('\0') + '\0');
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(body.length);
-    this.leaves.set(id, { events, stdio: [], failed: false, startedSent: false });
-    this.proc.stdin!.write(Buffer.concat([head, body]));
+    this.leaves.set(id, leaf);
+    this.send(fields);
+    return channel;
   }
 
   async close(): Promise<void> {
-    this.proc.stdin!.end(); // EOF: the fork server kills every live group and exits
+    this.proc.stdin!.end(); // EOF: the server kills every live group and exits
     await new Promise<void>((resolve) => (this.proc.exitCode !== null || this.proc.signalCode !== null ? resolve() : this.proc.once('exit', () => resolve())));
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    await rm(this.socketPath, { force: true });
   }
 
-  private onConnection(s: Socket): void {
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const nl = head.indexOf(10);
-      if (nl < 0) {
-        if (head.length > 64) s.destroy();
-        return;
-      }
-      s.off('data', onData);
-      s.pause();
-      const rest = head.subarray(nl + 1);
-      if (rest.length > 0) s.unshift(rest); // a fast leaf's first output came with the header
-      const [id, k] = head.subarray(0, nl).toString('latin1').split(' ');
-      this.attach(id ?? '', Number(k), s);
-    };
-    s.on('data', onData);
-    s.on('error', (err) => log('leaf socket: %s', err.message));
+  private writeStdin(id: string, leaf: Leaf, data: Buffer): Promise<void> {
+    if (leaf.shut || leaf.exited) return Promise.reject(stdinClosed());
+    if (data.length === 0) return Promise.resolve();
+    leaf.sent += data.length;
+    const end = leaf.sent;
+    this.send(['stdin', id], data);
+    return new Promise((resolve, reject) => leaf.waiters.push({ end, resolve, reject }));
   }
 
-  private attach(id: string, k: number, s: Socket): void {
-    const leaf = this.leaves.get(id);
-    if (!leaf || leaf.failed || !(k >= 0 && k <= 2) || leaf.stdio[k]) {
-      s.destroy();
-      return;
-    }
-    leaf.stdio[k] = s;
-    this.deliver(id, leaf);
-  }
-
-  /**
-   * Tell the leaf's events in order: started (once its pid and all three
-   * streams are here), exited, gone. The reports and the connections come
-   * by different ways and may arrive in any order.
-   */
-  private deliver(id: string, leaf: Pending): void {
-    if (!leaf.startedSent && !leaf.failed && leaf.pid !== undefined && leaf.stdio.filter(Boolean).length === 3) {
-      leaf.startedSent = true;
-      leaf.events.started(leaf.pid, leaf.stdio as [Socket, Socket, Socket]);
-    }
-    if (leaf.startedSent && leaf.exit && !leaf.exitSent) {
-      leaf.exitSent = true;
-      leaf.events.exited(leaf.exit);
-    }
-    if (leaf.goneSeen && (leaf.failed || leaf.exitSent)) {
-      this.leaves.delete(id);
-      leaf.events.gone();
-    }
+  /** One frame: u32 length, NUL-terminated fields, then raw bytes. */
+  private send(fields: string[], raw?: Buffer): void {
+    if (this.dead) return;
+    const text = Buffer.from(fields.join('\0') + '\0');
+    const head = Buffer.alloc(4);
+    head.writeUInt32LE(text.length + (raw?.length ?? 0));
+    this.proc.stdin!.write(raw ? Buffer.concat([head, text, raw]) : Buffer.concat([head, text]));
   }
 
   private onReports(text: string): void {
     this.out += text;
+    let start = 0;
     let nl: number;
-    while ((nl = this.out.indexOf('\n')) >= 0) {
-      const f = this.out.slice(0, nl).split(' ');
-      this.out = this.out.slice(nl + 1);
-      const leaf = this.leaves.get(f[1] ?? '');
-      if (!leaf) continue;
-      switch (f[0]) {
-        case 'ok':
-          leaf.pid = Number(f[2]);
-          break;
-        case 'fail':
-          leaf.failed = true;
-          for (const s of leaf.stdio) s?.destroy();
-          leaf.events.failed(Number(f[2]), f[3] ?? 'exec');
-          break;
-        case 'exit':
-          leaf.exit = { code: Number(f[3]), signal: Number(f[4]), userUs: Number(f[5]), sysUs: Number(f[6]) };
-          break;
-        case 'gone':
-          leaf.goneSeen = true;
-          break;
-      }
-      this.deliver(f[1]!, leaf);
+    while ((nl = this.out.indexOf('\n', start)) >= 0) {
+      this.onReport(this.out.slice(start, nl).split(' '));
+      start = nl + 1;
     }
+    this.out = this.out.slice(start);
+  }
+
+  private onReport(f: string[]): void {
+    const id = f[1] ?? '';
+    const leaf = this.leaves.get(id);
+    if (!leaf) return;
+    const n = (i: number) => Number(f[i]);
+    switch (f[0]) {
+      case 'ok':
+        leaf.pid = n(2);
+        leaf.events.started(leaf.pid);
+        break;
+      case 'fail':
+        leaf.failed = true;
+        leaf.ended = [true, true]; // the server drops a failed leaf's streams without a word
+        this.shutStdin(leaf);
+        leaf.events.failed(n(2), f[3] ?? 'exec');
+        break;
+      case 'out':
+      case 'end': {
+        const k = n(2) === 2 ? 2 : 1;
+        if (leaf.ended[k - 1]) break;
+        leaf.ended[k - 1] = f[0] === 'end';
+        leaf.events.output(k, n(3), f[0] === 'end');
+        this.maybeForget(id, leaf);
+        break;
+      }
+      case 'stall':
+        log('leaf %s: spool %s: write failed (errno %s), retrying', id, f[2], f[3]);
+        break;
+      case 'took':
+        leaf.took = n(2);
+        while (leaf.waiters.length > 0 && leaf.waiters[0]!.end <= leaf.took) leaf.waiters.shift()!.resolve();
+        break;
+      case 'shut':
+        this.shutStdin(leaf);
+        break;
+      case 'exit':
+        leaf.exited = true;
+        this.shutStdin(leaf);
+        leaf.events.exited({ code: n(3), signal: n(4), userUs: n(5), sysUs: n(6) });
+        break;
+      case 'gone':
+        leaf.gone = true;
+        leaf.events.gone();
+        this.maybeForget(id, leaf);
+        break;
+    }
+  }
+
+  /** The group may be gone before its output ends (a pipe's EOF can come later): forget only after both. */
+  private maybeForget(id: string, leaf: Leaf): void {
+    if (leaf.gone && leaf.ended[0] && leaf.ended[1]) this.leaves.delete(id);
+  }
+
+  private shutStdin(leaf: Leaf): void {
+    leaf.shut = true;
+    for (const w of leaf.waiters.splice(0)) w.reject(stdinClosed());
   }
 
   private onDeath(why: string): void {
@@ -191,7 +219,8 @@ export class Spawner {
     log('%s', why);
     for (const [id, leaf] of this.leaves) {
       this.leaves.delete(id);
-      // Without the fork server nobody watches these groups: end them now.
+      this.shutStdin(leaf);
+      // Without the server nobody watches these groups: end them now.
       if (leaf.pid !== undefined) {
         try {
           process.kill(-leaf.pid, 'SIGKILL');
@@ -199,9 +228,13 @@ export class Spawner {
           /* already gone */
         }
       }
-      if (!leaf.startedSent && !leaf.failed) leaf.events.failed(0, `exec: ${why}`);
-      else if (!leaf.exitSent) leaf.events.exited({ code: -1, signal: 9, userUs: 0, sysUs: 0 });
-      leaf.events.gone();
+      if (leaf.pid === undefined) {
+        if (!leaf.failed) leaf.events.failed(0, `exec: ${why}`);
+      } else {
+        for (const k of [1, 2] as const) if (!leaf.ended[k - 1]) leaf.events.output(k, -1, true);
+        if (!leaf.exited) leaf.events.exited({ code: -1, signal: 9, userUs: 0, sysUs: 0 });
+      }
+      if (!leaf.gone) leaf.events.gone();
     }
   }
 }

@@ -2,9 +2,9 @@
  * A taskfs node: its sessions, its settings, and where the leaves of a
  * reservation come from. The tree it serves is built in node-files.ts.
  */
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { machine, tmpdir, type } from 'node:os';
+import { machine, type } from 'node:os';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
@@ -13,7 +13,6 @@ import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine
 import { reserveLocalSlots } from '../nodes/local-slots.js';
 import type { Child } from './child.js';
 import { nodeRoot } from './node-files.js';
-import type { Quota } from '../exec/quota.js';
 import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
 import { ctlWrite } from './verbs.js';
@@ -53,8 +52,6 @@ export class TaskNode {
   readonly os = type();
   readonly machine = machine();
   readonly limits: Limits;
-  /** Budgets of running leaves, told when the spool limit changes. */
-  readonly quotas = new Set<Quota>();
   /** Where the node is mounted through FUSE, when it is: processes get paths into it. */
   mountpoint?: string;
   envText = '';
@@ -95,7 +92,8 @@ export class TaskNode {
     await removeDeadSpools(join(this.opts.workdir, 'spool'));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
-    this.spawnerValue = await Spawner.start(this.opts.spawndPath, await socketPath(this.spoolDir));
+    this.spawnerValue = await Spawner.start(this.opts.spawndPath);
+    this.spawnerValue.setSpoolLimit(this.limits.spool);
   }
 
   /** Kill everything and forget every session. */
@@ -244,7 +242,7 @@ export class TaskNode {
   setLimit(name: string, value: number): void {
     if (!(name in this.limits)) throw new FsError('EINVAL', `limit: unknown limit ${name} (sessions, leaves, spool)`);
     this.limits[name as keyof Limits] = value;
-    if (name === 'spool') for (const q of this.quotas) q.recheck();
+    if (name === 'spool') this.spawnerValue?.setSpoolLimit(value);
   }
 
   settings(): string {
@@ -278,13 +276,3 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/**
- * Where leaves dial back for their stdio: in the private spool directory,
- * unless that path is too long for a unix socket (108 bytes), then in a
- * private directory of its own under the system's temporary directory.
- */
-async function socketPath(spoolDir: string): Promise<string> {
-  const path = join(spoolDir, 'spawn.sock');
-  if (Buffer.byteLength(path) < 100) return path;
-  return join(await mkdtemp(join(tmpdir(), 'taskfs-')), 'spawn.sock');
-}

@@ -6,9 +6,9 @@
 import createDebug from 'debug';
 import { asFsError } from '../ns/errors.js';
 import { LeafProcess, type ExitInfo } from '../exec/process.js';
-import type { Quota } from '../exec/quota.js';
 import type { Spawner } from '../exec/spawner.js';
-import { Spool } from '../exec/spool.js';
+import { FileSpool, MemorySpool } from '../exec/spool.js';
+import { join } from 'node:path';
 import { quote } from './quote.js';
 
 const log = createDebug('taskfs:run');
@@ -22,31 +22,28 @@ export interface RunSpec {
   spoolDir: string;
   /** Unique among runs on this node: names the spool files. */
   tag: string;
-  /** The spool budget of this leaf. */
-  quota?: Quota;
 }
 
 export type RunState = 'Execute' | 'Done' | 'Fail' | 'Lost';
 
 export class Run {
-  readonly stdout: Spool;
-  readonly stderr: Spool;
-  readonly wait: Spool;
+  readonly stdout: FileSpool;
+  readonly stderr: FileSpool;
+  readonly wait = new MemorySpool();
   state: RunState = 'Execute';
   process?: LeafProcess;
   private stdinClosed = false;
 
   constructor(readonly spec: RunSpec) {
-    this.stdout = new Spool({ dir: spec.spoolDir, name: `${spec.tag}.out` });
-    this.stderr = new Spool({ dir: spec.spoolDir, name: `${spec.tag}.err` });
-    this.wait = new Spool({ dir: spec.spoolDir, name: `${spec.tag}.wait` });
+    this.stdout = new FileSpool(join(spec.spoolDir, `${spec.tag}.out`));
+    this.stderr = new FileSpool(join(spec.spoolDir, `${spec.tag}.err`));
   }
 
   /** Start the process; on failure the run is `Fail`, its wait line says why, and the error is thrown. */
   async start(): Promise<void> {
     const { argv, cwd, env, nice, spawner } = this.spec;
     try {
-      this.process = await LeafProcess.start({ argv, cwd, env, nice, spawner, stdout: this.stdout, stderr: this.stderr, quota: this.spec.quota });
+      this.process = await LeafProcess.start({ argv, cwd, env, nice, spawner, stdout: this.stdout, stderr: this.stderr });
     } catch (err) {
       const e = asFsError(err);
       this.state = 'Fail';

@@ -9,7 +9,6 @@ import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import { park } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
-import { Quota } from '../exec/quota.js';
 import { signalNumber } from '../exec/signals.js';
 import { leafCount, readChildFile, type Child } from './child.js';
 import { quote, tokenize } from './quote.js';
@@ -198,9 +197,7 @@ export class Session {
     const words = argv.length > 0 ? argv : tokenize(this.text.args);
     if (words.length === 0) throw new FsError('EINVAL', 'exec: no command, and args is empty');
     const old = this.run;
-    const quota = new Quota(() => this.node.limits.spool);
     const run = new Run({
-      quota,
       argv: words,
       cwd: this.workingDir(),
       env: this.processEnv(),
@@ -212,8 +209,6 @@ export class Session {
     this.run = run;
     this.wakeRunWaiters();
     void old?.dispose();
-    this.node.quotas.add(quota);
-    void run.wait.waitFor(1).finally(() => this.node.quotas.delete(quota)).catch(() => undefined);
     await run.start();
     this.wakeRunWaiters(); // writers waiting for room in the pending stdin
     const pending = this.pendingStdin;

@@ -1,18 +1,34 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, statSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/ns/errors.js';
-import { Spool, type SpoolOptions } from '../../../src/exec/spool.js';
+import { FileSpool, MemorySpool, type Spool } from '../../../src/exec/spool.js';
 
 let dir: string;
 const spools: Spool[] = [];
 
-function mk(opts: Partial<SpoolOptions> = {}): Spool {
-  const s = new Spool({ dir, name: 'out', ...opts });
+/** The reading side is the same for every spool: exercised through the one we can append to. */
+function mk(): MemorySpool {
+  const s = new MemorySpool();
   spools.push(s);
   return s;
+}
+
+/** A file spool over a file this test writes, as the process server would. */
+function fileSpool(name = 'out'): { s: FileSpool; write(data: string | Buffer): void } {
+  const path = join(dir, name);
+  writeFileSync(path, '');
+  const s = new FileSpool(path);
+  spools.push(s);
+  return {
+    s,
+    write(data) {
+      appendFileSync(path, data);
+      s.advance(s.length + Buffer.byteLength(data));
+    },
+  };
 }
 
 /** Read everything from `offset` to EOF, in `count` steps. */
@@ -42,7 +58,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('Spool', () => {
+describe('Spool (reading, waiting, ending), through MemorySpool', () => {
   it('returns appended bytes in order', async () => {
     const s = mk();
     s.append(Buffer.from('hello '));
@@ -172,171 +188,60 @@ describe('Spool', () => {
     expect(removed).toBe(10);
   });
 
-  it('keeps small output in memory without creating a file', async () => {
-    const s = mk({ memoryBytes: 1024 });
-    s.append(Buffer.alloc(1024, 1));
+});
+
+describe('FileSpool', () => {
+  it('serves the bytes the writer says the file holds, no more', async () => {
+    const { s, write } = fileSpool();
+    write('hello ');
+    appendFileSync(s.path, 'world'); // in the file, not yet announced
+    expect((await s.read(0, 100)).toString()).toBe('hello ');
+    const waiting = s.read(6, 100);
+    expect(await state(waiting)).toBe('pending');
+    s.advance(11);
+    expect((await waiting).toString()).toBe('world');
+    s.advance(3); // an old length: never shrinks
+    expect(s.length).toBe(11);
     s.end();
-    await tick();
-    expect(readdirSync(dir)).toEqual([]);
-    expect((await s.read(0, 2048)).length).toBe(1024);
+    expect((await readAll(s, 4)).toString()).toBe('hello world');
   });
 
-  it('crosses the memory window into the disk file', async () => {
-    const s = mk({ memoryBytes: 100 });
-    const data = randomBytes(10_000);
-    for (let i = 0; i < data.length; i += 37) s.append(data.subarray(i, i + 37));
+  it('reads straight into a caller buffer at any offset', async () => {
+    const { s, write } = fileSpool();
+    const data = randomBytes(300_000);
+    write(data);
     s.end();
-    // Reads straight away mix head, pending and (once written) disk.
-    expect(Buffer.compare(await readAll(s, 333), data)).toBe(0);
-    await tick(50);
-    expect(existsSync(join(dir, 'out'))).toBe(true);
-    expect(statSync(join(dir, 'out')).size).toBe(10_000 - 100);
-    expect(Buffer.compare(await readAll(s, 333), data)).toBe(0);
-    // A read spanning the window boundary.
-    expect(Buffer.compare(await s.read(90, 20), data.subarray(90, 110))).toBe(0);
-    // Random reads.
-    for (let i = 0; i < 50; i++) {
-      const off = Math.floor(Math.random() * data.length);
-      const n = 1 + Math.floor(Math.random() * 2000);
-      expect(Buffer.compare(await s.read(off, n), data.subarray(off, off + n))).toBe(0);
-    }
+    const target = Buffer.alloc(131072);
+    expect(await s.readInto(target, 100_000)).toBe(131072);
+    expect(target.equals(data.subarray(100_000, 231_072))).toBe(true);
+    expect(await s.readInto(target, 250_000)).toBe(50_000);
+    expect(await s.readInto(target, 300_000)).toBe(0);
+    const h = createHash('sha256').update(await readAll(s, 65536)).digest('hex');
+    expect(h).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
-  it('works with memoryBytes 0 (everything on disk)', async () => {
-    const s = mk({ memoryBytes: 0 });
-    const data = randomBytes(5000);
-    s.append(data);
-    s.end();
-    expect(Buffer.compare(await readAll(s), data)).toBe(0);
-    await tick(50);
-    expect(statSync(join(dir, 'out')).size).toBe(5000);
-  });
-
-  it('applies back-pressure and drains', async () => {
-    const s = mk({ memoryBytes: 0, highWaterBytes: 64 * 1024 });
-    let ok = true;
-    let n = 0;
-    while (ok) {
-      ok = s.append(Buffer.alloc(16 * 1024, n & 0xff));
-      n++;
-    }
-    expect(n).toBe(5); // 80 KiB > 64 KiB
-    await s.drained();
-    // After draining, appends are welcome again and nothing was lost.
-    expect(s.append(Buffer.alloc(1, 0xee))).toBe(true);
-    s.end();
-    const all = await readAll(s);
-    expect(all.length).toBe(5 * 16 * 1024 + 1);
-    expect(all[4 * 16 * 1024]).toBe(4);
-    expect(all[all.length - 1]).toBe(0xee);
-  });
-
-  it('drained resolves at once when not over the mark', async () => {
-    const s = mk();
-    expect(s.append(Buffer.from('x'))).toBe(true);
-    await s.drained();
-  });
-
-  it('spools 64 MiB with a small window, bounded pending, content intact', async () => {
-    const s = mk({ memoryBytes: 64 * 1024, highWaterBytes: 1 << 20 });
-    const total = 64 << 20;
-    const chunk = 64 * 1024;
-    const wHash = createHash('sha256');
-    // A reader following along concurrently.
-    const follower = (async () => {
-      const h = createHash('sha256');
-      let off = 0;
-      for (;;) {
-        const b = await s.read(off, 256 * 1024);
-        if (b.length === 0) break;
-        h.update(b);
-        off += b.length;
-      }
-      return { hash: h.digest('hex'), off };
-    })();
-    let seed = 1;
-    let pauses = 0;
-    for (let written = 0; written < total; written += chunk) {
-      const b = Buffer.allocUnsafe(chunk);
-      for (let i = 0; i < chunk; i += 4) { seed = (seed * 1103515245 + 12345) >>> 0; b.writeUInt32LE(seed, i); }
-      wHash.update(b);
-      if (!s.append(b)) { pauses++; await s.drained(); }
-    }
-    s.end();
-    const want = wHash.digest('hex');
-    expect(pauses).toBeGreaterThan(0);
-    expect(s.length).toBe(total);
-    const f = await follower;
-    expect(f.off).toBe(total);
-    expect(f.hash).toBe(want);
-    // A late reader, after everything reached disk.
-    await s.drained();
-    const h = createHash('sha256');
-    let off = 0;
-    for (;;) {
-      const b = await s.read(off, 1 << 20);
-      if (b.length === 0) break;
-      h.update(b);
-      off += b.length;
-    }
-    expect(h.digest('hex')).toBe(want);
-    expect(statSync(join(dir, 'out')).size).toBe(total - 64 * 1024);
-  }, 60_000);
-
-  it('returned data is never mutated by later appends', async () => {
-    const s = mk({ memoryBytes: 10 });
-    s.append(Buffer.from('abcdefghij'));   // head
-    s.append(Buffer.from('k'));            // pending block with spare room
-    const r1 = await s.read(0, 11);
-    const r2 = await s.read(10, 1);
-    s.append(Buffer.from('lmnop'));        // fills the same block
-    await tick(20);
-    expect(r1.toString()).toBe('abcdefghijk');
-    expect(r2.toString()).toBe('k');
-    expect((await s.read(10, 6)).toString()).toBe('klmnop');
+  it('a file shorter than announced is an EIO, not a short read', async () => {
+    const { s } = fileSpool();
+    s.advance(10);
+    await expect(s.read(0, 10)).rejects.toMatchObject({ code: 'EIO' });
   });
 
   it('dispose wakes readers with EOF and deletes the file', async () => {
-    const s = mk({ memoryBytes: 10 });
-    s.append(Buffer.alloc(100, 7));
-    await tick(30);
-    expect(existsSync(join(dir, 'out'))).toBe(true);
-    const p = s.read(100, 10);
-    const w = s.waitFor(100);
-    expect(await state(p)).toBe('pending');
+    const { s, write } = fileSpool();
+    write('abc');
+    expect((await s.read(0, 3)).toString()).toBe('abc'); // opens the file
+    const waiting = s.read(3, 10);
     await s.dispose();
-    expect((await p).length).toBe(0);
-    await w;
-    expect(s.ended).toBe(true);
-    expect(existsSync(join(dir, 'out'))).toBe(false);
-    expect((await s.read(0, 10)).length).toBe(0);
-    expect(s.append(Buffer.from('ignored'))).toBe(true);
+    expect((await waiting).length).toBe(0);
+    expect(existsSync(s.path)).toBe(false);
+    expect((await s.read(0, 3)).length).toBe(0);
     await s.dispose(); // idempotent
   });
 
-  it('dispose releases a paused writer', async () => {
-    const s = mk({ memoryBytes: 0, highWaterBytes: 10 });
-    s.append(Buffer.alloc(1000));
-    const d = s.drained();
-    await s.dispose();
-    await d;
-  });
-
-  it('dispose during heavy writing leaves no file behind', async () => {
-    const s = mk({ memoryBytes: 0 });
-    for (let i = 0; i < 50; i++) s.append(Buffer.alloc(64 * 1024, i));
-    await tick(1);
-    await s.dispose();
-    await tick(20);
-    expect(readdirSync(dir)).toEqual([]);
-  });
-
-  it('creates the spool directory if missing', async () => {
-    const s = mk({ dir: join(dir, 'a', 'b'), memoryBytes: 1 });
-    s.append(Buffer.from('xyz'));
+  it('a spool whose file was never made disposes quietly', async () => {
+    const s = new FileSpool(join(dir, 'never'));
     s.end();
-    expect((await readAll(s)).toString()).toBe('xyz');
-    await tick(30);
-    expect(existsSync(join(dir, 'a', 'b', 'out'))).toBe(true);
+    expect((await s.read(0, 10)).length).toBe(0);
+    await s.dispose();
   });
 });

@@ -17,7 +17,10 @@
  * NUL-terminated fields, the first naming the request:
  *   spawn ID NICE DIR OUT ERR ARGC ARG... ENVC ENV...
  *                       start a leaf (NICE and DIR may be empty); its stdout
- *                       and stderr are spooled to the files OUT and ERR
+ *                       and stderr are spooled to the files OUT and ERR,
+ *                       made when the first byte comes (most streams of
+ *                       most tasks stay empty, and making files is what
+ *                       costs most here: ext4's inode allocator)
  *   stdin ID DATA       queue DATA (the rest of the frame, any bytes) for its stdin
  *   eof ID              close its stdin once the queued bytes are written
  *   drop ID             stop spooling its output (held by a process that escaped)
@@ -27,7 +30,7 @@
  *
  * Reports go to stdout, one line each:
  *   ok ID PID           exec succeeded; PID is also the process group id
- *   fail ID ERRNO STAGE spool, chdir or exec failed (STAGE names which)
+ *   fail ID ERRNO STAGE chdir or exec failed (STAGE names which)
  *   out ID K LEN        stream K (1 stdout, 2 stderr) has LEN bytes in its file
  *   end ID K LEN        and no more will come
  *   stall ID K ERRNO    writing the spool failed (ENOSPC...); retried each second,
@@ -52,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -74,7 +78,8 @@ struct stream {
     struct leaf *leaf;
     int k;              /* 1 stdout, 2 stderr */
     int pipe;           /* our read end; -1 once ended */
-    int file;           /* the spool file; -1 once ended */
+    int file;           /* the spool file; -1 until the first byte, and once ended */
+    char *path;         /* where it goes */
     long long len;      /* bytes in the file */
     long long told;     /* len last reported */
     int watched;
@@ -294,6 +299,8 @@ static void end_stream(struct stream *s, int say)
     watch_fd(s->pipe, &s->w, 0, &s->watched, 0);
     close_fd(&s->pipe);
     close_fd(&s->file);
+    free(s->path);
+    s->path = NULL;
     if (s->stalled)
         stalled_count--;
     s->stalled = 0;
@@ -383,10 +390,33 @@ static int copy_some(struct stream *s, size_t want)
     return 1;
 }
 
+/* Make the spool file once there is something to put in it; 0 when the pipe is
+ * empty (at EOF when `events` says hang-up), -1 with errno when it cannot be made. */
+static int ensure_file(struct stream *s, uint32_t events)
+{
+    if (s->file >= 0)
+        return 1;
+    int avail = 0;
+    if (ioctl(s->pipe, FIONREAD, &avail) == 0 && avail == 0) {
+        if (events & EPOLLHUP)
+            end_stream(s, 1);   /* EOF, and never a byte: no file at all */
+        return 0;
+    }
+    s->file = open(s->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    return s->file >= 0 ? 1 : -1;
+}
+
 /* Move what the pipe holds into the file, a bounded amount per turn. */
-static void pump_out(struct stream *s)
+static void pump_out(struct stream *s, uint32_t events)
 {
     for (int turn = 0; turn < 16 && s->pipe >= 0 && !s->stalled; turn++) {
+        int made = ensure_file(s, events);
+        if (made == 0)
+            break;
+        if (made < 0) {
+            stall(s, errno);
+            break;
+        }
         size_t want = 1 << 20;
         if (spool_limit > 0) {
             long long room = spool_limit - s->leaf->out[0].len - s->leaf->out[1].len;
@@ -420,8 +450,7 @@ static void pump_out(struct stream *s)
         }
         if (r == 0) {
             end_stream(s, 1);   /* EOF: every writer has closed it */
-            maybe_forget(s->leaf);
-            return;
+            break;
         }
         if (errno == EINTR)
             continue;
@@ -429,7 +458,10 @@ static void pump_out(struct stream *s)
             stall(s, errno);
         break;
     }
-    rewatch(s);
+    if (s->pipe < 0)
+        maybe_forget(s->leaf);
+    else
+        rewatch(s);
 }
 
 /* ---- input: queued bytes to the stdin pipe ---- */
@@ -516,35 +548,27 @@ static void child_fail(int errfd, int stage)
     _exit(127);
 }
 
-static const char *stages[] = { "spool", "chdir", "exec" };
+static const char *stages[] = { "chdir", "exec" };
 
 static int nonblocking(int fd)
 {
     return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-static void start_leaf(unsigned long id, const char *nice, const char *dir, const char *outpath,
-                       const char *errpath, char **argv, char **envp)
+static void start_leaf(unsigned long id, const char *nice, const char *dir, char *const paths[2],
+                       char **argv, char **envp)
 {
     if (by_id(id)) {
         report("fail %lu %d exec\n", id, EEXIST);
         return;
     }
     struct leaf *l = calloc(1, sizeof *l);
-    int ep[2] = { -1, -1 }, in[2] = { -1, -1 }, out[2][2] = { { -1, -1 }, { -1, -1 } }, file[2] = { -1, -1 };
-    int stage = 2;
-    if (!l) {
+    int ep[2] = { -1, -1 }, in[2] = { -1, -1 }, out[2][2] = { { -1, -1 }, { -1, -1 } };
+    char *path[2] = { strdup(paths[0]), strdup(paths[1]) };
+    if (!l || !path[0] || !path[1]) {
         errno = ENOMEM;
         goto fail;
     }
-    stage = 0;
-    file[0] = open(outpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (file[0] < 0)
-        goto fail;
-    file[1] = open(errpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (file[1] < 0)
-        goto fail;
-    stage = 2;
     /* Every end we keep is close-on-exec: a leaf holding another's pipe would keep it from EOF. */
     if (pipe2(ep, O_CLOEXEC) < 0 || pipe2(in, O_CLOEXEC) < 0 || pipe2(out[0], O_CLOEXEC) < 0 || pipe2(out[1], O_CLOEXEC) < 0)
         goto fail;
@@ -557,9 +581,9 @@ static void start_leaf(unsigned long id, const char *nice, const char *dir, cons
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);   /* the leader dies with us; its group is the daemon's to end */
         if (dup2(in[0], 0) < 0 || dup2(out[0][1], 1) < 0 || dup2(out[1][1], 2) < 0)
-            child_fail(ep[1], 2);
-        if (dir[0] && chdir(dir) < 0)
             child_fail(ep[1], 1);
+        if (dir[0] && chdir(dir) < 0)
+            child_fail(ep[1], 0);
         if (nice[0])
             (void)!setpriority(PRIO_PROCESS, 0, atoi(nice));
         /* Dispositions we set survive exec as "ignored" or handled: restore all. */
@@ -571,7 +595,7 @@ static void start_leaf(unsigned long id, const char *nice, const char *dir, cons
         sigprocmask(SIG_SETMASK, &none, NULL);
         environ = envp;   /* so execvp searches the leaf's own PATH */
         execvp(argv[0], argv);
-        child_fail(ep[1], 2);
+        child_fail(ep[1], 1);
     }
     setpgid(pid, pid);   /* also in the child: whichever runs first wins the race */
     close(ep[1]);
@@ -589,7 +613,8 @@ static void start_leaf(unsigned long id, const char *nice, const char *dir, cons
         s->leaf = l;
         s->k = k + 1;
         s->pipe = out[k][0];
-        s->file = file[k];
+        s->file = -1;
+        s->path = path[k];
         rewatch(s);
     }
     l->in.w.kind = W_IN;
@@ -603,11 +628,13 @@ static void start_leaf(unsigned long id, const char *nice, const char *dir, cons
     table[id % BUCKETS] = l;
     return;
 fail:
-    report("fail %lu %d %s\ngone %lu\n", id, errno, stages[stage], id);
-    int fds[] = { ep[0], ep[1], in[0], in[1], out[0][0], out[0][1], out[1][0], out[1][1], file[0], file[1] };
+    report("fail %lu %d exec\ngone %lu\n", id, errno, id);
+    int fds[] = { ep[0], ep[1], in[0], in[1], out[0][0], out[0][1], out[1][0], out[1][1] };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    free(path[0]);
+    free(path[1]);
     free(l);
 }
 
@@ -625,7 +652,7 @@ static void on_exec_status(struct leaf *l)
     close_fd(&l->errfd);
     if (n == sizeof msg) {
         l->state = FAILED;
-        report("fail %lu %d %s\n", l->id, msg[0], stages[msg[1] >= 0 && msg[1] < 3 ? msg[1] : 2]);
+        report("fail %lu %d %s\n", l->id, msg[0], stages[msg[1] == 0 ? 0 : 1]);
         /* The daemon ends a failed leaf's spools itself. */
         end_stream(&l->out[0], 0);
         end_stream(&l->out[1], 0);
@@ -678,7 +705,7 @@ static int sweep(void)
                 if (left <= 0) {
                     s->stalled = 0;
                     stalled_count--;
-                    pump_out(s);
+                    pump_out(s, 0);
                 } else if (wait_ms < 0 || left < wait_ms) {
                     wait_ms = (int)left;
                 }
@@ -732,14 +759,14 @@ static char **fields(char **p, char *end, long *count)
 static void on_spawn(char *p, char *end)
 {
     char *id = field(&p, end), *nice = field(&p, end), *dir = field(&p, end);
-    char *outpath = field(&p, end), *errpath = field(&p, end);
-    if (!errpath)
+    char *paths[2] = { field(&p, end), field(&p, end) };
+    if (!paths[1])
         return;
     long argc, envc;
     char **argv = fields(&p, end, &argc);
     char **envp = argv && argc > 0 ? fields(&p, end, &envc) : NULL;
     if (envp)
-        start_leaf(strtoul(id, NULL, 10), nice, dir, outpath, errpath, argv, envp);
+        start_leaf(strtoul(id, NULL, 10), nice, dir, paths, argv, envp);
     free(argv);
     free(envp);
 }
@@ -761,7 +788,7 @@ static void on_request(char *p, size_t n)
             for (int k = 0; k < 2; k++) {
                 rewatch(&l->out[k]);
                 if (l->out[k].watched)
-                    pump_out(&l->out[k]);
+                    pump_out(&l->out[k], 0);
             }
         return;
     }
@@ -903,7 +930,7 @@ int main(int argc, char **argv)
                 break;
             }
             case W_OUT:
-                pump_out((struct stream *)w);
+                pump_out((struct stream *)w, events[i].events);
                 break;
             case W_IN: {
                 struct input *in = (struct input *)w;

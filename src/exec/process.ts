@@ -196,7 +196,7 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 function failError(errno: number, stage: string, argv0: string, cwd: string): FsError {
   if (errno === 0) return new FsError('EIO', stage);
   const name = getSystemErrorMap().get(-errno)?.[0];
-  const what = stage === 'chdir' ? `chdir ${cwd}` : stage === 'spool' ? `exec ${argv0}: cannot create its spool files` : `exec ${argv0}`;
+  const what = stage === 'chdir' ? `chdir ${cwd}` : `exec ${argv0}`;
   switch (name) {
     case 'ENOENT': return new FsError('ENOENT', `${what}: file does not exist`);
     case 'EACCES': return new FsError('EACCES', `${what}: permission denied`);

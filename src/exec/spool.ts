@@ -98,7 +98,7 @@ export abstract class Spool {
 }
 
 /**
- * Output in a file another process writes. Reads are synchronous preads:
+ * Output in a file another process writes (and makes, with the first byte). Reads are synchronous preads:
  * the bytes were just written, so they come from the page cache in
  * microseconds, straight into the reader's buffer (a FUSE reply); a round
  * trip through the thread pool would cost more than the copy.
@@ -134,6 +134,10 @@ export class FileSpool extends Spool {
     await super.dispose();
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
+    // The server makes the file with the first byte: no bytes, no file (but
+    // one made just before a disk error stalled it stays, empty, until the
+    // node removes its spool directory at stop).
+    if (this.length === 0) return;
     await unlink(this.path).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') log('spool %s: unlink: %O', this.path, err);
     });

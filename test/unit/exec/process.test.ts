@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -331,6 +331,15 @@ describe('LeafProcess', () => {
     expect(groupAlive(pid)).toBe(true);
     daemon.kill('SIGKILL');
     await eventually(() => groupDead(pid), 2000);
+  });
+
+  it('a spool file is made with the first byte: a silent stream has none', async () => {
+    const { p, out, err } = await run(['echo', 'hi']);
+    await p.exited;
+    expect(existsSync(out.path)).toBe(true);
+    expect(existsSync(err.path)).toBe(false);
+    expect(err.ended).toBe(true);
+    expect((await err.read(0, 10)).length).toBe(0);
   });
 
   it('a leaf inherits its stdio and nothing else; they are pipes, so /dev/stdout reopens', async () => {

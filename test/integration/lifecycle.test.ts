@@ -32,6 +32,21 @@ describe.skipIf(fuseMissing)('daemon lifecycle', () => {
     });
   }
 
+  it('a second SIGTERM while a stop waits on a leaf ignoring SIGTERM exits at once, leaving nothing', async () => {
+    const d = await startMount();
+    const marker = uniqueMarker();
+    await run(`n=$(cat clone); echo exec sh -c "'trap \\"\\" TERM; exec sleep ${marker}'" > $n/ctl`, { cwd: d.mnt });
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 1, 5000);
+    d.proc.kill('SIGTERM'); // the stop now waits 2 s to escalate to SIGKILL
+    await until(async () => /stopping node/.test(d.stderr()), 5000);
+    d.proc.kill('SIGTERM');
+    expect(await d.exited).toBe(1);
+    expect(d.stderr()).toMatch(/SIGTERM while stopping: exiting now/);
+    await until(async () => !(await isMounted(d.mnt)), 5000);
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 0, 5000);
+    await d.stop();
+  });
+
   it('after SIGKILL the next mount on the same point starts cleanly, and the orphans die', async () => {
     const d = await startMount();
     const marker = uniqueMarker();

@@ -120,14 +120,16 @@ struct leaf {
     struct timespec since;
     struct stream out[2];
     struct input in;
-    struct leaf *next, *hnext;
+    struct leaf *next, *prev;   /* all leaves */
+    struct leaf *hnext, *pnext; /* hash chains by id and by pid */
 };
 
 #define BUCKETS 4096
-static struct leaf *leaves, *table[BUCKETS], *graveyard;
+static struct leaf *leaves, *by_id_table[BUCKETS], *by_pid_table[BUCKETS], *graveyard;
 static struct leaf **dirty;
 static size_t ndirty, dirty_cap;
-static int epfd, sigpipe_fds[2], stalled_count;
+static int epfd, sigpipe_fds[2];
+static int stalled_count, cleaning_count;   /* what sweep() has to look at */
 static long long spool_limit;
 static volatile sig_atomic_t dying;
 static struct watch control_watch = { W_CONTROL }, signal_watch = { W_SIGNAL };
@@ -250,7 +252,7 @@ static long long ms_until(struct timespec t)
 
 static struct leaf *by_id(unsigned long id)
 {
-    for (struct leaf *l = table[id % BUCKETS]; l; l = l->hnext)
+    for (struct leaf *l = by_id_table[id % BUCKETS]; l; l = l->hnext)
         if (l->id == id)
             return l;
     return NULL;
@@ -258,7 +260,7 @@ static struct leaf *by_id(unsigned long id)
 
 static struct leaf *by_pid(pid_t pid)
 {
-    for (struct leaf *l = leaves; l; l = l->next)
+    for (struct leaf *l = by_pid_table[pid % BUCKETS]; l; l = l->pnext)
         if (l->pid == pid)
             return l;
     return NULL;
@@ -337,14 +339,20 @@ static void maybe_forget(struct leaf *l)
 {
     if (l->forgotten || !l->gone || l->out[0].pipe >= 0 || l->out[1].pipe >= 0 || l->in.fd >= 0 || l->errfd >= 0)
         return;
-    for (struct leaf **p = &leaves; *p; p = &(*p)->next)
-        if (*p == l) {
-            *p = l->next;
-            break;
-        }
-    for (struct leaf **p = &table[l->id % BUCKETS]; *p; p = &(*p)->hnext)
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        leaves = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    for (struct leaf **p = &by_id_table[l->id % BUCKETS]; *p; p = &(*p)->hnext)
         if (*p == l) {
             *p = l->hnext;
+            break;
+        }
+    for (struct leaf **p = &by_pid_table[l->pid % BUCKETS]; *p; p = &(*p)->pnext)
+        if (*p == l) {
+            *p = l->pnext;
             break;
         }
     if (l->dirty)
@@ -623,9 +631,13 @@ static void start_leaf(unsigned long id, const char *nice, const char *dir, char
     int ignored = 0;
     watch_fd(l->errfd, &l->w, EPOLLIN, &ignored, 1);
     l->next = leaves;
+    if (leaves)
+        leaves->prev = l;
     leaves = l;
-    l->hnext = table[id % BUCKETS];
-    table[id % BUCKETS] = l;
+    l->hnext = by_id_table[id % BUCKETS];
+    by_id_table[id % BUCKETS] = l;
+    l->pnext = by_pid_table[pid % BUCKETS];
+    by_pid_table[pid % BUCKETS] = l;
     return;
 fail:
     report("fail %lu %d exec\ngone %lu\n", id, errno, id);
@@ -684,6 +696,7 @@ static void reap(void)
             shut_input(&l->in, 1);
         }
         l->state = CLEANING;
+        cleaning_count++;
         killpg(pid, SIGTERM);
         killpg(pid, SIGCONT);   /* a stopped member could not act on SIGTERM */
         l->since = now();
@@ -694,6 +707,8 @@ static void reap(void)
 static int sweep(void)
 {
     int wait_ms = -1;
+    if (stalled_count == 0 && cleaning_count == 0)
+        return wait_ms;
     for (struct leaf *l = leaves, *next; l; l = next) {
         next = l->next;
         if (stalled_count > 0)
@@ -715,6 +730,7 @@ static int sweep(void)
         if (kill(-l->pid, 0) < 0 && errno == ESRCH) {
             report("gone %lu\n", l->id);
             l->gone = 1;
+            cleaning_count--;
             maybe_forget(l);
             continue;
         }

@@ -104,6 +104,16 @@ export class FuseMount {
     return walkNames(this.root, pathNames(path));
   }
 
+  /** The stat of `path` when every step of the walk answers at once (the stat may still be a promise). */
+  private quickStat(path: string): FileStat | Promise<FileStat> | undefined {
+    let node: Node | undefined = this.root;
+    for (const name of pathNames(path)) {
+      node = node.walkNow?.(name);
+      if (!node) return undefined;
+    }
+    return node.quickStat?.();
+  }
+
   private handle(fd: number): OpenFile {
     const h = this.handles.get(fd);
     if (!h) throw new FsError('EBADF', 'bad file handle');
@@ -123,7 +133,11 @@ export class FuseMount {
     };
 
     return {
-      getattr: (path: string, cb: any) => reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
+      getattr: (path: string, cb: any) => {
+        const st = this.quickStat(path);
+        if (st && !(st instanceof Promise)) return cb(0, toStat(st));
+        reply(cb, async () => toStat(await (st ?? (await this.resolve(path)).stat())));
+      },
       fgetattr: (path: string, _fd: number, cb: any) => reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
       readdir: (path: string, cb: (code: number, names?: string[]) => void) => {
         this.resolve(path)

@@ -30,10 +30,20 @@ export interface FileSpec {
 }
 
 export class SyntheticFile implements Node {
-  constructor(private readonly spec: FileSpec) {}
+  private readonly qid: Qid;
+
+  constructor(private readonly spec: FileSpec) {
+    this.qid = qid(spec.qidPath);
+  }
 
   async stat(): Promise<FileStat> {
-    return makeStat(this.spec.name, qid(this.spec.qidPath), this.spec.perm, (await this.spec.length?.()) ?? 0);
+    return this.quickStat();
+  }
+
+  quickStat(): FileStat | Promise<FileStat> {
+    const length = this.spec.length ? this.spec.length() : 0;
+    if (typeof length === 'number') return makeStat(this.spec.name, this.qid, this.spec.perm, length);
+    return length.then((n) => makeStat(this.spec.name, this.qid, this.spec.perm, n));
   }
 
   async open(mode: OpenMode): Promise<OpenFile> {
@@ -64,14 +74,25 @@ export interface DirSpec {
 }
 
 export class SyntheticDir implements Node {
+  private readonly qid: Qid;
+
   constructor(private readonly spec: DirSpec) {
     if (spec.remove) this.remove = spec.remove;
+    this.qid = qid(spec.qidPath, true);
   }
 
   remove?: () => Promise<void>;
 
   async stat(): Promise<FileStat> {
-    return makeStat(this.spec.name, qid(this.spec.qidPath, true), this.spec.perm ?? 0o555);
+    return this.quickStat();
+  }
+
+  quickStat(): FileStat {
+    return makeStat(this.spec.name, this.qid, this.spec.perm ?? 0o555);
+  }
+
+  walkNow(name: string): Node | undefined {
+    return this.spec.lookup?.(name);
   }
 
   async walk(name: string): Promise<Node | undefined> {
@@ -91,6 +112,13 @@ export function renamed(node: Node, name: string): Node {
   const wrapper: Node = {
     stat: async () => ({ ...(await node.stat()), name }),
   };
+  if (node.quickStat) {
+    wrapper.quickStat = () => {
+      const st = node.quickStat!();
+      return st instanceof Promise ? st.then((s) => ({ ...s, name })) : { ...st, name };
+    };
+  }
+  if (node.walkNow) wrapper.walkNow = (n) => node.walkNow!(n);
   if (node.walk) wrapper.walk = (n) => node.walk!(n);
   if (node.list) wrapper.list = () => node.list!();
   if (node.open) wrapper.open = (m) => node.open!(m);

@@ -59,6 +59,14 @@ export interface Node {
    * have no length to cut.
    */
   truncate?(): Promise<void>;
+  /**
+   * Fast paths, optional, for the hottest op (FUSE getattr), which costs
+   * about half as much answered without a promise. walkNow: the child
+   * called `name` if known at once; undefined means "ask walk", never
+   * "absent". quickStat: as stat, but the stat itself when known at once.
+   */
+  walkNow?(name: string): Node | undefined;
+  quickStat?(): FileStat | Promise<FileStat>;
 }
 
 export interface OpenFile {

@@ -159,8 +159,12 @@ async function outputHandle(session: Session, name: OutputName): Promise<OpenFil
 }
 
 /** Bytes spooled so far, summed over the leaves: `tail -f` follows a growing size. */
-async function outputLength(session: Session, name: 'stdout' | 'stderr'): Promise<number> {
-  if (!session.isInner) return session.run?.[name].length ?? 0;
+function outputLength(session: Session, name: 'stdout' | 'stderr'): number | Promise<number> {
+  if (!session.isInner) return session.run?.[name].length ?? 0; // at once: getattr answers without a promise
+  return childrenLength(session, name);
+}
+
+async function childrenLength(session: Session, name: 'stdout' | 'stderr'): Promise<number> {
   const sizes = await Promise.all(session.children.map(async (c) => (await (await c.dir.walk?.(name))?.stat())?.length ?? 0));
   return sizes.reduce((a, b) => a + b, 0);
 }

@@ -75,6 +75,9 @@ export class Spawner {
   private nextId = 1;
   private out = '';
   private dead?: string;
+  private resolveDied!: (why: string) => void;
+  /** Resolves, with why, when the server has died (killed, crashed) or been closed. */
+  readonly died = new Promise<string>((r) => (this.resolveDied = r));
 
   private constructor(private readonly proc: ChildProcess) {
     proc.stdout!.setEncoding('latin1');
@@ -223,6 +226,7 @@ export class Spawner {
     if (this.dead) return;
     this.dead = why;
     log('%s', why);
+    this.resolveDied(why);
     for (const [id, leaf] of this.leaves) {
       this.leaves.delete(id);
       this.shutStdin(leaf);

@@ -92,8 +92,29 @@ export class TaskNode {
     await removeDeadSpools(join(this.opts.workdir, 'spool'));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
-    this.spawnerValue = await Spawner.start(this.opts.spawndPath);
-    this.spawnerValue.setSpoolLimit(this.limits.spool);
+    await this.startSpawner();
+  }
+
+  /**
+   * The process server, and another when it dies (killed by hand, by the
+   * OOM killer): its leaves die with it and say so in their wait lines, and
+   * the node goes on starting new ones. A server that dies within a second
+   * of starting is restarted a second later, not in a loop.
+   */
+  private async startSpawner(): Promise<void> {
+    const started = Date.now();
+    const spawner = await Spawner.start(this.opts.spawndPath);
+    spawner.setSpoolLimit(this.limits.spool);
+    this.spawnerValue = spawner;
+    void spawner.died.then((why) => {
+      if (this.stopping) return;
+      process.stderr.write(`taskfs: ${why}: starting another\n`);
+      const restart = () => {
+        if (!this.stopping) this.startSpawner().catch((err: Error) => process.stderr.write(`taskfs: ${err.message}\n`));
+      };
+      if (Date.now() - started < 1000) setTimeout(restart, 1000).unref();
+      else restart();
+    });
   }
 
   /** Kill everything and forget every session. */

@@ -81,6 +81,22 @@ sleep 0.3; echo kill > ctl; cat wait`, { cwd: d.mnt });
     }
   });
 
+  it('the process server killed: its leaves end and say so, the node starts another, the next exec runs', async () => {
+    const d = await startMount();
+    const marker = `${Date.now() % 100000}.${process.pid}`;
+    const n = (await run(`n=$(cat clone); echo $n; echo res 2 > $n/ctl; echo exec sleep ${marker} > $n/ctl`, { cwd: d.mnt })).trim();
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 2, 5000);
+    const server = Number((await run(`pgrep -P ${d.proc.pid} -f taskfs-spawnd`)).trim());
+    process.kill(server, 'SIGKILL');
+    // The leaves die with it (parent-death signal), and their waits say how.
+    expect(await run(`cat ${n}/wait`, { cwd: d.mnt, timeout: 10_000 })).toMatch(/^\d+ \d+ \d+ \d+ 'signal: 9'\n\d+ \d+ \d+ \d+ 'signal: 9'\n$/);
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 0, 5000);
+    await until(async () => /process server ended \(SIGKILL\): starting another/.test(d.stderr()), 5000);
+    await until(async () => (await sh(`pgrep -P ${d.proc.pid} -f taskfs-spawnd`)).code === 0, 5000);
+    expect(await run('cd $(cat clone) && echo exec echo again > ctl && cat stdout', { cwd: d.mnt })).toBe('again\n');
+    await d.stop();
+  });
+
   it('spool disk full: the leaf is paused, the node serves, and nothing is lost once there is room', async () => {
     const d0 = await startMount();
     const work = join(d0.dir, 'tiny');

@@ -105,6 +105,7 @@ struct input {
     long long took, told;
     int eof;
     int watched;
+    int grown;          /* the pipe was enlarged (or we tried) */
 };
 
 struct leaf {
@@ -494,6 +495,12 @@ static void pump_in(struct input *in)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {
+            /* Full: a leaf fed faster than it reads gets a 1 MiB pipe, as busy output does. */
+            if (!in->grown) {
+                in->grown = 1;
+                if (fcntl(in->fd, F_SETPIPE_SZ, 1 << 20) > 0)
+                    continue;
+            }
             watch_fd(in->fd, &in->w, EPOLLOUT, &in->watched, 1);
             return;
         }

@@ -70,6 +70,14 @@ interface Leaf {
 
 const stdinClosed = () => new FsError('EIO', 'stdin closed');
 
+/**
+ * Bytes of a leaf's stdin that may be on their way (sent to the server, not
+ * yet in the leaf's pipe) before a writer waits: a socket's send buffer, in
+ * effect. Writes overlap with the server's delivery of earlier ones; what the
+ * server holds stays bounded.
+ */
+export const STDIN_WINDOW = 256 * 1024;
+
 export class Spawner {
   private readonly leaves = new Map<string, Leaf>();
   private nextId = 1;
@@ -133,8 +141,10 @@ export class Spawner {
     if (leaf.shut || leaf.exited) return Promise.reject(stdinClosed());
     if (data.length === 0) return Promise.resolve();
     leaf.sent += data.length;
-    const end = leaf.sent;
     this.send(['stdin', id], data);
+    // Done once at most a window's worth is still on its way.
+    const end = leaf.sent - STDIN_WINDOW;
+    if (end <= leaf.took) return Promise.resolve();
     return new Promise((resolve, reject) => leaf.waiters.push({ end, resolve, reject }));
   }
 

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LeafProcess, type StartRequest } from '../../../src/exec/process.js';
 import { signalName, signalNumber } from '../../../src/exec/signals.js';
-import { Spawner } from '../../../src/exec/spawner.js';
+import { STDIN_WINDOW, Spawner } from '../../../src/exec/spawner.js';
 import { FileSpool, type Spool } from '../../../src/exec/spool.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -229,6 +229,23 @@ describe('LeafProcess', () => {
     }
     expect(out.length).toBe(data.length);
     expect(h.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+  });
+
+  it('a leaf that does not read holds its writer once its pipe (grown to 1 MiB) and the 256 KiB window are full', async () => {
+    const { p } = await run(['sleep', '100']);
+    const chunk = Buffer.alloc(64 * 1024);
+    let accepted = 0;
+    for (;;) {
+      const write = p.writeStdin(chunk);
+      const done = await Promise.race([write.then(() => true), sleep(300).then(() => false)]);
+      if (!done) {
+        write.catch(() => undefined); // rejected when the leaf is killed below
+        break;
+      }
+      accepted += chunk.length;
+      expect(accepted).toBeLessThanOrEqual((1 << 20) + STDIN_WINDOW);
+    }
+    expect(accepted).toBeGreaterThanOrEqual(STDIN_WINDOW);
   });
 
   it('writing to a process that does not read fails with EIO, not a crash', async () => {

@@ -28,7 +28,7 @@ import { pack, unpack } from './codec.js';
 import {
   DEFAULT_MAX_FIDS, DEFAULT_MAX_PENDING, DEFAULT_MSIZE, MIN_MSIZE, VERSION_9P2000, VERSION_UNKNOWN,
 } from './constants.js';
-import { describe } from './describe.js';
+import { describe, tracing } from './describe.js';
 import { errorString } from './errstr.js';
 import type { AuthPolicy, Logger, Session } from './fid.js';
 import { closeQuietly } from './fid.js';
@@ -203,7 +203,7 @@ export class ServerConnection implements Connection {
   }
 
   private onMessage(msg: Message): void {
-    if (this.log.enabled !== false) this.log('<- %s', describe(msg));
+    if (tracing(this.log)) this.log('<- %s', describe(msg));
     if (msg.type === 'Tversion') return this.version(msg);
     if (!isTName(msg.type)) {
       return this.sendError(msg.tag, new FsError('EINVAL', `unexpected message ${msg.type}`));
@@ -294,7 +294,7 @@ export class ServerConnection implements Connection {
       msg = { type: 'Rerror', tag, ename: errorString(err) };
       buf = pack(msg);
     }
-    if (this.log.enabled !== false) this.log('-> %s', describe(msg));
+    if (tracing(this.log)) this.log('-> %s', describe(msg));
     const more = this.socket.write(buf);
     this.peakQueued = Math.max(this.peakQueued, this.socket.writableLength);
     if (!more && !this.writeBlocked) {

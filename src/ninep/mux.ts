@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { FsError } from '../ns/errors.js';
 import { pack, unpack } from './codec.js';
 import { NOTAG } from './constants.js';
-import { describe } from './describe.js';
+import { describe, tracing } from './describe.js';
 import { errorFromString } from './errstr.js';
 import type { Logger } from './fid.js';
 import { Framer } from './framer.js';
@@ -133,7 +133,7 @@ export class Mux {
         call.detach = () => signal.removeEventListener('abort', onAbort);
       }
       this.calls.set(tag, call);
-      if (this.opts.log.enabled !== false) this.opts.log('-> %s', describe({ ...msg, tag } as Message));
+      if (tracing(this.opts.log)) this.opts.log('-> %s', describe({ ...msg, tag } as Message));
       this.socket.write(buf);
     });
   }
@@ -179,7 +179,7 @@ export class Mux {
   }
 
   private onReply(msg: Message): void {
-    if (this.opts.log.enabled !== false) this.opts.log('<- %s', describe(msg));
+    if (tracing(this.opts.log)) this.opts.log('<- %s', describe(msg));
     const call = this.calls.get(msg.tag);
     if (call === undefined || msg.type.startsWith('T')) {
       this.opts.log('ignoring %s for tag %d: nothing is waiting for it', msg.type, msg.tag);

@@ -13,7 +13,7 @@ import { resolve as resolvePath } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import createDebug from 'debug';
 import { FsError, asFsError, isErrorCode } from '../ns/errors.js';
-import type { ExitReport, LeafChannel, Spawner } from './spawner.js';
+import type { Command, ExitReport, LeafChannel, Spawner } from './spawner.js';
 import type { FileSpool } from './spool.js';
 
 const log = createDebug('taskfs:exec');
@@ -21,11 +21,7 @@ const log = createDebug('taskfs:exec');
 /** status: '' for exit 0, 'exit: N', 'killed' (ended after our kill()), 'signal: N' (any other signal). */
 export interface ExitInfo { pid: number; userMs: number; sysMs: number; realMs: number; status: string }
 
-export interface StartRequest {
-  argv: string[];
-  cwd: string;
-  env: Record<string, string>;
-  nice?: number;
+export interface StartRequest extends Command {
   /** Where the process server spools stdout and stderr. */
   stdout: FileSpool;
   stderr: FileSpool;

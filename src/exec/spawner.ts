@@ -14,11 +14,16 @@ import { FsError } from '../ns/errors.js';
 
 const log = createDebug('taskfs:exec');
 
-export interface SpawnRequest {
+/** What to run and how: the same at every layer, from the session's exec down to the process server. */
+export interface Command {
   argv: string[];
+  /** '' for the server's own directory. */
   cwd: string;
   env: Record<string, string>;
   nice?: number;
+}
+
+export interface SpawnRequest extends Command {
   /** Spool files for stdout and stderr: created (truncated) by the process server. */
   stdoutPath: string;
   stderrPath: string;

@@ -6,18 +6,14 @@
 import createDebug from 'debug';
 import { asFsError } from '../ns/errors.js';
 import { LeafProcess, type ExitInfo } from '../exec/process.js';
-import type { Spawner } from '../exec/spawner.js';
+import type { Command, Spawner } from '../exec/spawner.js';
 import { FileSpool, MemorySpool } from '../exec/spool.js';
 import { join } from 'node:path';
 import { quote } from './quote.js';
 
 const log = createDebug('taskfs:run');
 
-export interface RunSpec {
-  argv: string[];
-  cwd: string;
-  env: Record<string, string>;
-  nice?: number;
+export interface RunSpec extends Command {
   spawner: Spawner;
   spoolDir: string;
   /** Unique among runs on this node: names the spool files. */

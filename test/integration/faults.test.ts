@@ -3,11 +3,12 @@
  * return, affected leaves say why, no process is left behind (checked by
  * process group), no stale mount.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fuseMissing } from '../helpers/fuse.js';
+import { requirePrograms } from '../helpers/programs.js';
 import { isMounted, peakRss, pidsMatching, run, sh, startMount, startServe, stopAll, until } from '../helpers/daemon.js';
 import { OREAD, Raw9p } from '../helpers/raw9p.js';
 
@@ -19,6 +20,7 @@ async function groupGone(pgid: number): Promise<boolean> {
 }
 
 describe.skipIf(fuseMissing)('faults', () => {
+  beforeAll(() => requirePrograms('pgrep'));
   afterAll(stopAll);
 
   it('a process that forks children and exits: its whole process group is cleaned', async () => {

@@ -5,9 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';
 import { fuseMissing } from '../helpers/fuse.js';
+import { requirePrograms } from '../helpers/programs.js';
 import { pidsMatching, run, sh, startMount, stopAll, until, type Daemon } from '../helpers/daemon.js';
 
 describe.skipIf(fuseMissing)('a session through FUSE', () => {
+  beforeAll(() => requirePrograms('tree', 'pgrep', 'ps', 'hostname'));
   let d: Daemon;
   beforeAll(async () => {
     d = await startMount(['--slots', '4']);

@@ -9,6 +9,7 @@ import { LeafProcess, type StartRequest } from '../../../src/exec/process.js';
 import { signalName, signalNumber } from '../../../src/exec/signals.js';
 import { STDIN_WINDOW, Spawner } from '../../../src/exec/spawner.js';
 import { FileSpool, type Spool } from '../../../src/exec/spool.js';
+import { requirePrograms } from '../../helpers/programs.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const SPAWND = join(ROOT, 'build', 'taskfs-spawnd');
@@ -125,6 +126,7 @@ describe('signalNumber', () => {
 });
 
 describe('LeafProcess', () => {
+  beforeAll(() => requirePrograms('pgrep'));
   it('runs echo: output in the spool, status empty', async () => {
     const { p, out, err } = await run(['echo', 'hi']);
     expect(p.pid).toBeGreaterThan(1);

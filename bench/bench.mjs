@@ -12,7 +12,16 @@
  * only spawns, times (process.hrtime around the child) and reads /proc.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +104,9 @@ const cfg = opt.quick
   : { launchNs: [1, 16, 64, 256], launchReps: 7, tpBytes: 2048 * MiB, tpReps: 5, metaSecs: 1, metaReps: 5 };
 if (opt.reps) Object.assign(cfg, { launchReps: opt.reps, tpReps: opt.reps, metaReps: opt.reps });
 const memN = cfg.launchNs[cfg.launchNs.length - 1];
-const outFile = opt.out ?? (full ? join(ROOT, 'bench/results.md') : join(RESULTS_DIR, opt.profile ? 'results-profile.md' : 'results.md'));
+const outFile =
+  opt.out ??
+  (full ? join(ROOT, 'bench/results.md') : join(RESULTS_DIR, opt.profile ? 'results-profile.md' : 'results.md'));
 
 // ---------------------------------------------------------------- process bookkeeping
 
@@ -183,7 +194,8 @@ function timeSh(script, { cwd = RUN, pin = false } = {}) {
     child.stderr.on('data', (d) => (err += d));
     child.once('error', reject);
     child.once('close', (code, signal) => {
-      if (code !== 0) reject(new Error(`sh -c ${JSON.stringify(script)} in ${cwd}: ${signal ?? `exit ${code}`}: ${err.trim()}`));
+      if (code !== 0)
+        reject(new Error(`sh -c ${JSON.stringify(script)} in ${cwd}: ${signal ?? `exit ${code}`}: ${err.trim()}`));
       else resolve({ ms: Number(t1 - t0) / 1e6, out, err });
     });
   });
@@ -206,7 +218,8 @@ async function startServer(name, cmd, args, { ready, mountpoint, env = {}, pin =
   });
   const deadline = Date.now() + 30000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${name} exited before it was ready: ${text.trim()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${name} exited before it was ready: ${text.trim()}`);
     if (ready instanceof RegExp) {
       const m = text.match(ready);
       if (m) return { name, child, pid: child.pid, mountpoint, match: m, log: () => text };
@@ -379,7 +392,11 @@ async function startLocal(n) {
 
 async function startTree(n) {
   const per = Math.max(1, Math.ceil(n / 4));
-  const children = await Promise.all([0, 1, 2, 3].map((i) => startTaskfs(`tree${n}-child${i}`, 'serve', ['--listen', 'tcp!127.0.0.1!0', '--slots', String(per)])));
+  const children = await Promise.all(
+    [0, 1, 2, 3].map((i) =>
+      startTaskfs(`tree${n}-child${i}`, 'serve', ['--listen', 'tcp!127.0.0.1!0', '--slots', String(per)]),
+    ),
+  );
   const mnt = join(RUN, `mnt-tree-${n}`);
   const remotes = children.flatMap((c) => ['--remote', c.match[1]]);
   const root = await startTaskfs(`tree${n}-root`, 'mount', remotes, { mountpoint: mnt });
@@ -418,9 +435,20 @@ async function launchSection(kind, onlyTaskfs) {
           t.xargs.push((await timeSh(xargsScript(n))).ms);
         }
       }
-      const row = { n, taskfs: median(t.taskfs), pdsh: onlyTaskfs ? NaN : median(t.pdsh), xargs: onlyTaskfs ? NaN : median(t.xargs), rootCpu: median(t.rootCpu), childCpu: median(t.childCpu), raw: t };
+      const row = {
+        n,
+        taskfs: median(t.taskfs),
+        pdsh: onlyTaskfs ? NaN : median(t.pdsh),
+        xargs: onlyTaskfs ? NaN : median(t.xargs),
+        rootCpu: median(t.rootCpu),
+        childCpu: median(t.childCpu),
+        raw: t,
+      };
       results[kind].push(row);
-      log(`${kind} N=${n}: taskfs ${row.taskfs.toFixed(1)} ms (${(row.taskfs / n).toFixed(2)} ms/leaf)` + (onlyTaskfs ? '' : `, pdsh ${row.pdsh.toFixed(1)} ms, xargs ${row.xargs.toFixed(1)} ms`));
+      log(
+        `${kind} N=${n}: taskfs ${row.taskfs.toFixed(1)} ms (${(row.taskfs / n).toFixed(2)} ms/leaf)` +
+          (onlyTaskfs ? '' : `, pdsh ${row.pdsh.toFixed(1)} ms, xargs ${row.xargs.toFixed(1)} ms`),
+      );
       if (n === memN) {
         for (const d of daemons) {
           const role = d === root ? (kind === 'launch' ? 'taskfs mount' : 'tree root (mount)') : 'tree child (serve)';
@@ -472,7 +500,12 @@ async function throughputSection(onlyTaskfs) {
         t.pipe.push(secs((await timeSh(pipeScript)).out));
       }
     }
-    results.memory.push({ case: `throughput ${size / MiB} MiB`, role: 'taskfs mount', name: d.name, mb: peakRss(d.pid) });
+    results.memory.push({
+      case: `throughput ${size / MiB} MiB`,
+      role: 'taskfs mount',
+      name: d.name,
+      mb: peakRss(d.pid),
+    });
     if (onlyTaskfs) return;
     const tf = size / 1e6 / median(t.taskfs);
     const pipe = size / 1e6 / median(t.pipe);
@@ -490,18 +523,29 @@ const FUSE_OPTS = 'auto_unmount,entry_timeout=0,attr_timeout=0,direct_io,big_wri
 
 function compileC() {
   mkdirSync(BUILD, { recursive: true });
-  const fuseFlags = execFileSync('pkg-config', ['fuse', '--cflags', '--libs'], { encoding: 'utf8' }).trim().split(/\s+/);
-  execFileSync('gcc', ['-O2', '-Wall', '-o', join(BUILD, 'metaclient'), join(ROOT, 'bench/metaclient.c')], { stdio: 'inherit' });
-  execFileSync('gcc', ['-O2', '-Wall', '-o', join(BUILD, 'hellofs'), join(ROOT, 'bench/hellofs.c'), ...fuseFlags], { stdio: 'inherit' });
+  const fuseFlags = execFileSync('pkg-config', ['fuse', '--cflags', '--libs'], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/);
+  execFileSync('gcc', ['-O2', '-Wall', '-o', join(BUILD, 'metaclient'), join(ROOT, 'bench/metaclient.c')], {
+    stdio: 'inherit',
+  });
+  execFileSync('gcc', ['-O2', '-Wall', '-o', join(BUILD, 'hellofs'), join(ROOT, 'bench/hellofs.c'), ...fuseFlags], {
+    stdio: 'inherit',
+  });
 }
 
 /** The options taskfs mounts with must still be the ones the baselines copy. */
 function checkOptionsMatch() {
   const native = readFileSync(join(TASKFS, 'src/fuse/native.ts'), 'utf8');
   const mount = readFileSync(join(TASKFS, 'src/fuse/mount.ts'), 'utf8');
-  const ok = native.includes("'direct_io,big_writes,max_write=131072'") && /attrTimeout: '0'/.test(mount) && /entryTimeout: '0'/.test(mount) && /timeout: false/.test(mount);
+  const ok =
+    native.includes("'direct_io,big_writes,max_write=131072'") &&
+    /attrTimeout: '0'/.test(mount) &&
+    /entryTimeout: '0'/.test(mount) &&
+    /timeout: false/.test(mount);
   if (!ok) {
-    const note = 'src/fuse options differ from what the baselines copy (direct_io,big_writes,max_write=131072, attr/entry timeout 0, timeout false): update bench/hellofs.mjs and FUSE_OPTS in bench/bench.mjs';
+    const note =
+      'src/fuse options differ from what the baselines copy (direct_io,big_writes,max_write=131072, attr/entry timeout 0, timeout false): update bench/hellofs.mjs and FUSE_OPTS in bench/bench.mjs';
     results.notes.push(note);
     log(`bench: warning: ${note}`);
   }
@@ -516,20 +560,35 @@ async function metaSection() {
     const tag = pin ? 'pinned' : 'unpinned';
     const servers = [];
     try {
-      const tf = await startTaskfs(`meta-${tag}`, 'mount', ['--slots', '4'], { mountpoint: join(RUN, `mnt-meta-taskfs-${tag}`), pin });
+      const tf = await startTaskfs(`meta-${tag}`, 'mount', ['--slots', '4'], {
+        mountpoint: join(RUN, `mnt-meta-taskfs-${tag}`),
+        pin,
+      });
       servers.push(tf);
       const fnMnt = join(RUN, `mnt-meta-fusenative-${tag}`);
       const fnProf = profiling(`meta-fusenative-${tag}`);
-      const fn = await startServer(`fusenative-${tag}`, process.execPath, [...fnProf.nodeFlags, join(ROOT, 'bench/hellofs.mjs'), fnMnt], { ready: /mounted on/, mountpoint: fnMnt, env: fnProf.env, pin });
+      const fn = await startServer(
+        `fusenative-${tag}`,
+        process.execPath,
+        [...fnProf.nodeFlags, join(ROOT, 'bench/hellofs.mjs'), fnMnt],
+        { ready: /mounted on/, mountpoint: fnMnt, env: fnProf.env, pin },
+      );
       fn.prof = fnProf.prof;
       servers.push(fn);
       const cMnt = join(RUN, `mnt-meta-c-${tag}`);
       mkdirSync(cMnt, { recursive: true });
-      const c = await startServer(`c-${tag}`, join(BUILD, 'hellofs'), [cMnt, '-f', '-o', `${FUSE_OPTS},fsname=hellofs-c,subtype=hellofs-c`], { ready: cMnt, mountpoint: cMnt, pin });
+      const c = await startServer(
+        `c-${tag}`,
+        join(BUILD, 'hellofs'),
+        [cMnt, '-f', '-o', `${FUSE_OPTS},fsname=hellofs-c,subtype=hellofs-c`],
+        { ready: cMnt, mountpoint: cMnt, pin },
+      );
       servers.push(c);
 
       // A session with four leaves, for the deeper paths.
-      const sess = (await timeSh('set -e; n=$(cat clone); echo res 4 > $n/ctl; printf %s $n', { cwd: tf.mountpoint })).out.trim();
+      const sess = (
+        await timeSh('set -e; n=$(cat clone); echo res 4 > $n/ctl; printf %s $n', { cwd: tf.mountpoint })
+      ).out.trim();
       const targets = [
         { what: 'taskfs', path: join(tf.mountpoint, 'status'), expect: /^4 \S+ \S+\n$/, d: tf },
         { what: 'taskfs-session', path: join(tf.mountpoint, sess, 'status'), expect: /^(cmd\/\d+ .*\n){4}$/, d: tf },
@@ -554,7 +613,8 @@ async function metaSection() {
             const c0 = t.d ? cpuMs(t.d.pid) : NaN;
             const { ops, rate } = await run(op, t.path);
             const cpuUs = t.d ? ((cpuMs(t.d.pid) - c0) * 1000) / ops : NaN;
-            if (t.d) await phase(t.d, `${op} ${t.what === 'taskfs-session' ? `${sess}/status` : 'status'}`, ops, 'client op');
+            if (t.d)
+              await phase(t.d, `${op} ${t.what === 'taskfs-session' ? `${sess}/status` : 'status'}`, ops, 'client op');
             const key = `${op}|${tag}`;
             const row = rows.get(key) ?? { op, pin: tag, rates: {}, cpu: {} };
             (row.rates[t.what] ??= []).push(rate);
@@ -571,9 +631,15 @@ async function metaSection() {
     const m = Object.fromEntries(Object.entries(row.rates).map(([k, v]) => [k, median(v)]));
     const cpu = Object.fromEntries(Object.entries(row.cpu).map(([k, v]) => [k, median(v)]));
     results.meta.push({ op: row.op, pin: row.pin, ...m, cpu, raw: row.rates, rawCpu: row.cpu });
-    log(`meta ${row.op} ${row.pin}: taskfs ${m.taskfs.toFixed(0)}/s (session ${m['taskfs-session'].toFixed(0)}/s), fuse-native ${m['fuse-native'].toFixed(0)}/s, C ${m.c.toFixed(0)}/s`);
+    log(
+      `meta ${row.op} ${row.pin}: taskfs ${m.taskfs.toFixed(0)}/s (session ${m['taskfs-session'].toFixed(0)}/s), fuse-native ${m['fuse-native'].toFixed(0)}/s, C ${m.c.toFixed(0)}/s`,
+    );
     const ratio = m.taskfs / m['fuse-native'];
-    target(`meta ${row.op === 'stat' ? 'stat' : 'open-read-close'} (${row.pin}): taskfs/fuse-native >= 0.8`, ratio, ratio >= 0.8);
+    target(
+      `meta ${row.op === 'stat' ? 'stat' : 'open-read-close'} (${row.pin}): taskfs/fuse-native >= 0.8`,
+      ratio,
+      ratio >= 0.8,
+    );
   }
 }
 
@@ -587,7 +653,8 @@ function machine() {
       return '?';
     }
   };
-  const model = (readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) ?? [])[1] ?? cpus()[0]?.model ?? '?';
+  const model =
+    (readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) ?? [])[1] ?? cpus()[0]?.model ?? '?';
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     uname: sh('uname', ['-srm']),
@@ -596,7 +663,9 @@ function machine() {
     node: process.version,
     pdsh: sh('sh', ['-c', 'pdsh -V 2>&1 | head -1']),
     libfuse: sh('pkg-config', ['fuse', '--modversion']),
-    load: loadavg().map((x) => x.toFixed(2)).join(' '),
+    load: loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
     commit: `${sh('git', ['-C', TASKFS, 'rev-parse', '--short', 'HEAD'])}${sh('git', ['-C', TASKFS, 'status', '--porcelain', 'src', 'native']) ? ' with uncommitted changes' : ''}${TASKFS === ROOT ? '' : ` (built tree at ${TASKFS})`}`,
   };
 }
@@ -606,45 +675,94 @@ const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 function table(m, elapsed) {
   const L = [];
   L.push('# taskfs benchmarks', '');
-  L.push(`Measured by \`scripts/bench${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\` on ${m.date} in ${(elapsed / 60).toFixed(1)} min.`, '');
+  L.push(
+    `Measured by \`scripts/bench${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\` on ${m.date} in ${(elapsed / 60).toFixed(1)} min.`,
+    '',
+  );
   L.push('| | |', '|---|---|');
   L.push(`| machine | \`${m.uname}\` |`, `| CPU | ${m.cpu}, ${m.cores} cores |`, `| node | ${m.node} |`);
-  L.push(`| baselines | ${m.pdsh}, libfuse ${m.libfuse} |`, `| taskfs | ${m.commit} |`, `| load average (1, 5, 15 min) at start / end | ${m.load} / ${loadavg().map((x) => x.toFixed(2)).join(' ')} |`, '');
-  L.push(`Every number is the median of ${cfg.launchReps} (launch) or ${cfg.tpReps} (others) runs; ratios are taskfs over the baseline, measured interleaved in the same run.` +
-    (opt.noQuiet ? '' : ` Each repetition waited (up to 5 s) for the machine to be under 25% busy; ${quietStats.busyStarts} of ${quietStats.reps} had to start on a busier machine.`), '');
+  L.push(
+    `| baselines | ${m.pdsh}, libfuse ${m.libfuse} |`,
+    `| taskfs | ${m.commit} |`,
+    `| load average (1, 5, 15 min) at start / end | ${m.load} / ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} |`,
+    '',
+  );
+  L.push(
+    `Every number is the median of ${cfg.launchReps} (launch) or ${cfg.tpReps} (others) runs; ratios are taskfs over the baseline, measured interleaved in the same run.` +
+      (opt.noQuiet
+        ? ''
+        : ` Each repetition waited (up to 5 s) for the machine to be under 25% busy; ${quietStats.busyStarts} of ${quietStats.reps} had to start on a busier machine.`),
+    '',
+  );
   for (const [kind, title, how] of [
-    ['launch', 'Fan-out launch, local node', '`bin/taskfs mount DIR --slots N`; one `sh` per run: `n=$(cat clone); echo res N > $n/ctl; echo exec true > $n/ctl; cat $n/wait; echo wipe > $n/ctl`, timed from spawn to exit. Baselines: `pdsh -R exec -f N -w n[1-N] true` and `seq N | xargs -P N -n1 true`.'],
-    ['tree', 'Fan-out launch, two-level tree', 'One root `mount` with four `serve --slots N/4` children on loopback (`--remote`); the same script and baselines.'],
+    [
+      'launch',
+      'Fan-out launch, local node',
+      '`bin/taskfs mount DIR --slots N`; one `sh` per run: `n=$(cat clone); echo res N > $n/ctl; echo exec true > $n/ctl; cat $n/wait; echo wipe > $n/ctl`, timed from spawn to exit. Baselines: `pdsh -R exec -f N -w n[1-N] true` and `seq N | xargs -P N -n1 true`.',
+    ],
+    [
+      'tree',
+      'Fan-out launch, two-level tree',
+      'One root `mount` with four `serve --slots N/4` children on loopback (`--remote`); the same script and baselines.',
+    ],
   ]) {
     if (!results[kind].length || !results[kind].some((r) => Number.isFinite(r.pdsh))) continue;
     L.push(`## ${title}`, '', how, '');
     const cpuHead = `${kind === 'launch' ? 'daemon CPU ms' : 'root / children CPU ms'} (${1000 / CLK_TCK} ms ticks)`;
-    L.push(`| N | taskfs ms | taskfs ms/leaf | pdsh ms | xargs ms | taskfs/pdsh | taskfs/xargs | ${cpuHead} |`, '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    L.push(
+      `| N | taskfs ms | taskfs ms/leaf | pdsh ms | xargs ms | taskfs/pdsh | taskfs/xargs | ${cpuHead} |`,
+      '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const r of results[kind]) {
       const cpu = kind === 'launch' ? f(r.rootCpu, 0) : `${f(r.rootCpu, 0)} / ${f(r.childCpu, 0)}`;
-      L.push(`| ${r.n} | ${f(r.taskfs)} | ${f(r.taskfs / r.n, 2)} | ${f(r.pdsh)} | ${f(r.xargs)} | ${f(r.taskfs / r.pdsh, 2)} | ${f(r.taskfs / r.xargs, 2)} | ${cpu} |`);
+      L.push(
+        `| ${r.n} | ${f(r.taskfs)} | ${f(r.taskfs / r.n, 2)} | ${f(r.pdsh)} | ${f(r.xargs)} | ${f(r.taskfs / r.pdsh, 2)} | ${f(r.taskfs / r.xargs, 2)} | ${cpu} |`,
+      );
     }
     L.push('');
   }
   if (results.throughput) {
     const t = results.throughput;
     L.push('## Output throughput', '');
-    L.push(`One leaf runs \`head -c ${t.bytes} /dev/zero\` while \`cat stdout > /dev/null\` reads it, timed from the \`exec\` write to the end of \`cat\`; against \`head -c ${t.bytes} /dev/zero | cat > /dev/null\`. MB = 10^6 bytes.`, '');
+    L.push(
+      `One leaf runs \`head -c ${t.bytes} /dev/zero\` while \`cat stdout > /dev/null\` reads it, timed from the \`exec\` write to the end of \`cat\`; against \`head -c ${t.bytes} /dev/zero | cat > /dev/null\`. MB = 10^6 bytes.`,
+      '',
+    );
     L.push('| | MB/s | s |', '|---|---:|---:|');
-    L.push(`| taskfs | ${f(t.taskfs, 0)} | ${f(t.bytes / 1e6 / t.taskfs, 2)} |`, `| pipe | ${f(t.pipe, 0)} | ${f(t.bytes / 1e6 / t.pipe, 2)} |`, `| taskfs/pipe | ${f(t.taskfs / t.pipe, 2)} | |`, '');
+    L.push(
+      `| taskfs | ${f(t.taskfs, 0)} | ${f(t.bytes / 1e6 / t.taskfs, 2)} |`,
+      `| pipe | ${f(t.pipe, 0)} | ${f(t.bytes / 1e6 / t.pipe, 2)} |`,
+      `| taskfs/pipe | ${f(t.taskfs / t.pipe, 2)} | |`,
+      '',
+    );
     L.push(`The taskfs daemon used ${f(t.cpuMs / 1000, 2)} s of CPU (user + system, all threads) per run.`, '');
   }
   if (results.meta.length) {
     L.push('## Metadata and small I/O through the mount', '');
-    L.push(`A C client (bench/metaclient.c) loops \`stat()\` or \`open\` + \`read\` to EOF + \`close\` for ${cfg.metaSecs} s. Servers: taskfs (\`status\` of the node, and of a session with 4 leaves), a bare fuse-native file system (bench/hellofs.mjs) and a C libfuse2 one (bench/hellofs.c), each serving one constant file with taskfs' mount options (${FUSE_OPTS}). *pinned*: server and client both under \`taskset -c 0\`.`, '');
-    L.push('| op | CPUs | taskfs /status ops/s | taskfs /N/status ops/s | fuse-native ops/s | C libfuse ops/s | taskfs/fuse-native | taskfs/C | server CPU µs/op: taskfs, fuse-native, C |', '|---|---|---:|---:|---:|---:|---:|---:|---:|');
+    L.push(
+      `A C client (bench/metaclient.c) loops \`stat()\` or \`open\` + \`read\` to EOF + \`close\` for ${cfg.metaSecs} s. Servers: taskfs (\`status\` of the node, and of a session with 4 leaves), a bare fuse-native file system (bench/hellofs.mjs) and a C libfuse2 one (bench/hellofs.c), each serving one constant file with taskfs' mount options (${FUSE_OPTS}). *pinned*: server and client both under \`taskset -c 0\`.`,
+      '',
+    );
+    L.push(
+      '| op | CPUs | taskfs /status ops/s | taskfs /N/status ops/s | fuse-native ops/s | C libfuse ops/s | taskfs/fuse-native | taskfs/C | server CPU µs/op: taskfs, fuse-native, C |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const r of results.meta) {
-      L.push(`| ${r.op === 'stat' ? 'stat' : 'open-read-close'} | ${r.pin} | ${f(r.taskfs, 0)} | ${f(r['taskfs-session'], 0)} | ${f(r['fuse-native'], 0)} | ${f(r.c, 0)} | ${f(r.taskfs / r['fuse-native'], 2)} | ${f(r.taskfs / r.c, 2)} | ${f(r.cpu.taskfs)}, ${f(r.cpu['fuse-native'])}, ${f(r.cpu.c)} |`);
+      L.push(
+        `| ${r.op === 'stat' ? 'stat' : 'open-read-close'} | ${r.pin} | ${f(r.taskfs, 0)} | ${f(r['taskfs-session'], 0)} | ${f(r['fuse-native'], 0)} | ${f(r.c, 0)} | ${f(r.taskfs / r['fuse-native'], 2)} | ${f(r.taskfs / r.c, 2)} | ${f(r.cpu.taskfs)}, ${f(r.cpu['fuse-native'])}, ${f(r.cpu.c)} |`,
+      );
     }
     L.push('');
   }
   if (results.memory.length) {
-    L.push('## Daemon memory', '', 'Peak RSS (VmHWM from /proc/PID/status) of each taskfs daemon, started fresh for the case.', '');
+    L.push(
+      '## Daemon memory',
+      '',
+      'Peak RSS (VmHWM from /proc/PID/status) of each taskfs daemon, started fresh for the case.',
+      '',
+    );
     L.push('| case | daemon | peak RSS MB |', '|---|---|---:|');
     const seen = new Map();
     for (const r of results.memory) {
@@ -655,7 +773,8 @@ function table(m, elapsed) {
         prev.count++;
       } else seen.set(k, { ...r, count: 1 });
     }
-    for (const r of seen.values()) L.push(`| ${r.case} | ${r.role}${r.count > 1 ? ` (largest of ${r.count})` : ''} | ${f(r.mb, 1)} |`);
+    for (const r of seen.values())
+      L.push(`| ${r.case} | ${r.role}${r.count > 1 ? ` (largest of ${r.count})` : ''} | ${f(r.mb, 1)} |`);
     L.push('');
   }
   L.push('## Targets', '', '| target | value | |', '|---|---:|---|');
@@ -673,17 +792,26 @@ function profileReport() {
       if (name === 'warm-up') continue;
       L.push(`FUSE ops and 9P messages sent, ${name} (per ${acc.unit}, over ${acc.units}):`);
       // FUSE ops first, then 9P messages; each by count.
-      const rows = Object.entries(acc.ops).sort((a, b) => a[0].startsWith('9p') - b[0].startsWith('9p') || b[1].calls - a[1].calls);
+      const rows = Object.entries(acc.ops).sort(
+        (a, b) => a[0].startsWith('9p') - b[0].startsWith('9p') || b[1].calls - a[1].calls,
+      );
       for (const [op, c] of rows) {
         const per = (x) => (x / acc.units).toFixed(2).padStart(9);
-        L.push(c.bytes !== undefined
-          ? `    ${op.padEnd(13)} ${per(c.calls)} calls  ${per(c.bytes)} bytes`
-          : `    ${op.padEnd(13)} ${per(c.calls)} calls  avg ${(c.totalMs / c.calls).toFixed(3)} ms  max ${c.maxMs.toFixed(1)} ms`);
+        L.push(
+          c.bytes !== undefined
+            ? `    ${op.padEnd(13)} ${per(c.calls)} calls  ${per(c.bytes)} bytes`
+            : `    ${op.padEnd(13)} ${per(c.calls)} calls  avg ${(c.totalMs / c.calls).toFixed(3)} ms  max ${c.maxMs.toFixed(1)} ms`,
+        );
       }
     }
     const files = existsSync(p.dir) ? readdirSync(p.dir).filter((x) => x.endsWith('.cpuprofile')) : [];
     for (const file of files) {
-      L.push('```', formatSummary(summarize(join(p.dir, file), 25), join(p.dir, file).replace(ROOT + '/', '')), '```', '');
+      L.push(
+        '```',
+        formatSummary(summarize(join(p.dir, file), 25), join(p.dir, file).replace(ROOT + '/', '')),
+        '```',
+        '',
+      );
     }
   }
   return L.join('\n');
@@ -703,7 +831,9 @@ async function main() {
   }
   if (opt.profile) rmSync(join(RESULTS_DIR, 'profiles'), { recursive: true, force: true }); // only this run's
   const m = machine();
-  log(`bench: ${m.uname}, ${m.cpu} x ${m.cores}, node ${m.node}, load ${m.load}; run dir ${RUN}${opt.quick ? ' (quick)' : ''}${opt.profile ? ' (profile)' : ''}`);
+  log(
+    `bench: ${m.uname}, ${m.cpu} x ${m.cores}, node ${m.node}, load ${m.load}; run dir ${RUN}${opt.quick ? ' (quick)' : ''}${opt.profile ? ' (profile)' : ''}`,
+  );
   const has = (s) => opt.only.has(s);
   const memOnly = (s) => !has(s) && has('memory');
   if (has('launch') || memOnly('launch')) await launchSection('launch', memOnly('launch'));
@@ -719,7 +849,10 @@ async function main() {
   const text = table(m, elapsed);
   mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(outFile, text);
-  writeFileSync(join(RESULTS_DIR, 'raw.json'), JSON.stringify({ machine: m, cfg, quiet: quietStats, results }, null, 1));
+  writeFileSync(
+    join(RESULTS_DIR, 'raw.json'),
+    JSON.stringify({ machine: m, cfg, quiet: quietStats, results }, null, 1),
+  );
   if (opt.profile) {
     await cleanup(); // the daemons write their profiles as they exit
     const report = profileReport();
@@ -727,7 +860,9 @@ async function main() {
     process.stdout.write(report + '\n');
   }
   process.stdout.write('\n' + text + '\n');
-  log(`bench: table in ${outFile.replace(ROOT + '/', '')}, raw data in bench-results/raw.json; ${elapsed.toFixed(0)} s`);
+  log(
+    `bench: table in ${outFile.replace(ROOT + '/', '')}, raw data in bench-results/raw.json; ${elapsed.toFixed(0)} s`,
+  );
   return results.targets.some((t) => !t.ok) ? 1 : 0;
 }
 

@@ -22,7 +22,22 @@ const { createRequire } = require('node:module');
 const out = process.env.BENCH_FUSE_COUNT_FILE;
 
 const NINEP = {};
-for (const [i, name] of ['version', 'auth', 'attach', 'error', 'flush', 'walk', 'open', 'create', 'read', 'write', 'clunk', 'remove', 'stat', 'wstat'].entries()) {
+for (const [i, name] of [
+  'version',
+  'auth',
+  'attach',
+  'error',
+  'flush',
+  'walk',
+  'open',
+  'create',
+  'read',
+  'write',
+  'clunk',
+  'remove',
+  'stat',
+  'wstat',
+].entries()) {
   NINEP[100 + 2 * i] = `T${name}`;
   NINEP[101 + 2 * i] = `R${name}`;
 }
@@ -72,7 +87,8 @@ if (out) {
       constructor(mnt, ops, opts) {
         super(mnt, ops, opts);
         const wrapped = {};
-        for (const [name, fn] of Object.entries(ops ?? {})) wrapped[name] = typeof fn === 'function' ? wrap(name, fn) : fn;
+        for (const [name, fn] of Object.entries(ops ?? {}))
+          wrapped[name] = typeof fn === 'function' ? wrap(name, fn) : fn;
         this.ops = wrapped;
       }
     }

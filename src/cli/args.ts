@@ -31,7 +31,11 @@ export interface NodeArgs {
  * reason). A number instead means: exit with it (help was printed, or the
  * usage error with the usage text).
  */
-export function parseCommand(command: 'mount' | 'serve', argv: string[], check: (args: NodeArgs) => void): NodeArgs | number {
+export function parseCommand(
+  command: 'mount' | 'serve',
+  argv: string[],
+  check: (args: NodeArgs) => void,
+): NodeArgs | number {
   try {
     const args = parseNodeArgs(argv);
     if (args.help) {

@@ -27,13 +27,18 @@ export async function mountCommand(argv: string[]): Promise<number> {
   const externalUnmount = new Promise<void>((r) => (unmounted = r));
   let mount: FuseMount;
   try {
-    mount = await FuseMount.mount(rt.node.root, mountpoint, { allowOther: parsed.allowOther, onExternalUnmount: () => unmounted() });
+    mount = await FuseMount.mount(rt.node.root, mountpoint, {
+      allowOther: parsed.allowOther,
+      onExternalUnmount: () => unmounted(),
+    });
   } catch (err) {
     await rt.stop();
     throw err;
   }
   const listening = rt.listener ? `, listening on ${rt.listener.address}` : '';
-  process.stderr.write(`taskfs: node ${options.name} mounted on ${mountpoint} (${options.slots} slots, workdir ${options.workdir}${listening})\n`);
+  process.stderr.write(
+    `taskfs: node ${options.name} mounted on ${mountpoint} (${options.slots} slots, workdir ${options.workdir}${listening})\n`,
+  );
   const why = await onStopSignals(externalUnmount);
   process.stderr.write(`taskfs: ${why}: stopping node ${options.name}\n`);
   await rt.stop();
@@ -45,7 +50,9 @@ async function checkFuse(): Promise<void> {
   try {
     await access('/dev/fuse', constants.R_OK | constants.W_OK);
   } catch {
-    throw new Error('FUSE is unusable: /dev/fuse is missing or not accessible; load the fuse module (modprobe fuse) or give the container --device /dev/fuse');
+    throw new Error(
+      'FUSE is unusable: /dev/fuse is missing or not accessible; load the fuse module (modprobe fuse) or give the container --device /dev/fuse',
+    );
   }
   loadFuse();
 }
@@ -65,6 +72,10 @@ async function prepareMountpoint(mountpoint: string): Promise<void> {
     throw new Error(`mount point ${mountpoint}: ${st.message}`);
   }
   if (!st.isDirectory()) throw new Error(`mount point ${mountpoint} is not a directory`);
-  if (await isMounted(mountpoint)) throw new Error(`mount point ${mountpoint} is already mounted (another taskfs?); unmount it first: fusermount -u ${mountpoint}`);
-  if ((await readdir(mountpoint)).length > 0) throw new Error(`mount point ${mountpoint} is a non-empty directory; choose an empty one`);
+  if (await isMounted(mountpoint))
+    throw new Error(
+      `mount point ${mountpoint} is already mounted (another taskfs?); unmount it first: fusermount -u ${mountpoint}`,
+    );
+  if ((await readdir(mountpoint)).length > 0)
+    throw new Error(`mount point ${mountpoint} is a non-empty directory; choose an empty one`);
 }

@@ -11,7 +11,8 @@ export function expandHome(path: string): string {
 
 export function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} wants a whole number >= 1, not ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new UsageError(`${flag} wants a whole number >= 1, not ${JSON.stringify(value)}`);
   return Number(value);
 }
 

@@ -43,10 +43,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   return {
     node,
     listener,
-    stop: () => (stopping ??= (async () => {
-      await listener?.close();
-      await node.stop();
-    })()),
+    stop: () =>
+      (stopping ??= (async () => {
+        await listener?.close();
+        await node.stop();
+      })()),
   };
 }
 
@@ -68,6 +69,8 @@ function refuseOpenListen(addr: string, haveKey: boolean): void {
   const host = a.host.toLowerCase();
   const loopback = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
   if (!loopback) {
-    throw new Error(`refusing to listen on ${addr} without --key: beyond loopback and unix sockets, clients must authenticate (give --key FILE)`);
+    throw new Error(
+      `refusing to listen on ${addr} without --key: beyond loopback and unix sockets, clients must authenticate (give --key FILE)`,
+    );
   }
 }

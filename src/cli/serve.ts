@@ -13,7 +13,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const { node } = parsed.runtime;
   process.title = `taskfs serve ${parsed.runtime.listen}`;
   const rt = await startRuntime(parsed.runtime);
-  process.stderr.write(`taskfs: node ${node.name} listening on ${rt.listener!.address} (${node.slots} slots, workdir ${node.workdir})\n`);
+  process.stderr.write(
+    `taskfs: node ${node.name} listening on ${rt.listener!.address} (${node.slots} slots, workdir ${node.workdir})\n`,
+  );
   const why = await onStopSignals();
   process.stderr.write(`taskfs: ${why}: stopping node ${node.name}\n`);
   await rt.stop();

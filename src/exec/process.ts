@@ -19,7 +19,13 @@ import type { FileSpool } from './spool.js';
 const log = createDebug('taskfs:exec');
 
 /** status: '' for exit 0, 'exit: N', 'killed' (ended after our kill()), 'signal: N' (any other signal). */
-export interface ExitInfo { pid: number; userMs: number; sysMs: number; realMs: number; status: string }
+export interface ExitInfo {
+  pid: number;
+  userMs: number;
+  sysMs: number;
+  realMs: number;
+  status: string;
+}
 
 export interface StartRequest extends Command {
   /** Where the process server spools stdout and stderr. */
@@ -53,8 +59,10 @@ export class LeafProcess {
    * spools are ended then.
    */
   static start(req: StartRequest): Promise<LeafProcess> {
-    if (req.argv.length === 0 || req.argv[0] === '') return Promise.reject(new FsError('EINVAL', 'exec: empty command'));
-    if (req.nice !== undefined && !Number.isFinite(req.nice)) return Promise.reject(new FsError('EINVAL', `exec: bad nice ${req.nice}`));
+    if (req.argv.length === 0 || req.argv[0] === '')
+      return Promise.reject(new FsError('EINVAL', 'exec: empty command'));
+    if (req.nice !== undefined && !Number.isFinite(req.nice))
+      return Promise.reject(new FsError('EINVAL', `exec: bad nice ${req.nice}`));
     return new Promise((resolve, reject) => {
       const p = new LeafProcess(req, (err) => (err ? reject(err) : resolve(p)));
     });
@@ -72,20 +80,23 @@ export class LeafProcess {
       onStarted(err);
     };
     try {
-      this.channel = req.spawner.spawn({ argv: req.argv, cwd, env: req.env, nice: req.nice, stdoutPath: req.stdout.path, stderrPath: req.stderr.path }, {
-        started: (pid) => {
-          this.pidValue = pid;
-          log('started %s as %d in %sms', this.argv0, pid, (performance.now() - this.t0).toFixed(1));
-          onStarted();
+      this.channel = req.spawner.spawn(
+        { argv: req.argv, cwd, env: req.env, nice: req.nice, stdoutPath: req.stdout.path, stderrPath: req.stderr.path },
+        {
+          started: (pid) => {
+            this.pidValue = pid;
+            log('started %s as %d in %sms', this.argv0, pid, (performance.now() - this.t0).toFixed(1));
+            onStarted();
+          },
+          failed: (errno, stage) => fail(failError(errno, stage, this.argv0, cwd)),
+          output: (k, length, ended) => this.onOutput(this.spools[k - 1], length, ended),
+          exited: (r) => this.setExit(r),
+          gone: () => {
+            this.groupGone = true;
+            this.resolveGone();
+          },
         },
-        failed: (errno, stage) => fail(failError(errno, stage, this.argv0, cwd)),
-        output: (k, length, ended) => this.onOutput(this.spools[k - 1], length, ended),
-        exited: (r) => this.setExit(r),
-        gone: () => {
-          this.groupGone = true;
-          this.resolveGone();
-        },
-      });
+      );
     } catch (err) {
       fail(asFsError(err, 'EINVAL'));
     }
@@ -162,7 +173,13 @@ export class LeafProcess {
     else if (r.signal > 0) status = `signal: ${r.signal}`;
     else if (r.code !== 0) status = `exit: ${r.code}`;
     else status = '';
-    this.info = { pid: this.pidValue, userMs: r.userUs / 1000, sysMs: r.sysUs / 1000, realMs: performance.now() - this.t0, status };
+    this.info = {
+      pid: this.pidValue,
+      userMs: r.userUs / 1000,
+      sysMs: r.sysUs / 1000,
+      realMs: performance.now() - this.t0,
+      status,
+    };
     log('exit %d %j', this.pidValue, this.info);
     // Nobody can write to the command any more (pending writes fail with 'stdin closed').
     this.stdinOpen = false;
@@ -194,9 +211,12 @@ function failError(errno: number, stage: string, argv0: string, cwd: string): Fs
   const name = getSystemErrorMap().get(-errno)?.[0];
   const what = stage === 'chdir' ? `chdir ${cwd}` : `exec ${argv0}`;
   switch (name) {
-    case 'ENOENT': return new FsError('ENOENT', `${what}: file does not exist`);
-    case 'EACCES': return new FsError('EACCES', `${what}: permission denied`);
-    case 'ENOTDIR': return new FsError('ENOTDIR', `${what}: not a directory`);
+    case 'ENOENT':
+      return new FsError('ENOENT', `${what}: file does not exist`);
+    case 'EACCES':
+      return new FsError('EACCES', `${what}: permission denied`);
+    case 'ENOTDIR':
+      return new FsError('ENOTDIR', `${what}: not a directory`);
   }
   const text = getSystemErrorMap().get(-errno)?.[1] ?? `errno ${errno}`;
   return new FsError(isErrorCode(name) ? name : 'EIO', `${what}: ${text}`);

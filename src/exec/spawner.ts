@@ -57,7 +57,11 @@ export interface LeafChannel {
   dropOutput(): void;
 }
 
-interface StdinWaiter { end: number; resolve(): void; reject(err: Error): void }
+interface StdinWaiter {
+  end: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
 
 interface Leaf {
   events: LeafEvents;
@@ -116,7 +120,17 @@ export class Spawner {
   /** Ask for a leaf; `events` hear how it goes. Never throws for the leaf's own failures. */
   spawn(req: SpawnRequest, events: LeafEvents): LeafChannel {
     const id = String(this.nextId++);
-    const leaf: Leaf = { events, failed: false, exited: false, gone: false, ended: [false, false], sent: 0, took: 0, shut: false, waiters: [] };
+    const leaf: Leaf = {
+      events,
+      failed: false,
+      exited: false,
+      gone: false,
+      ended: [false, false],
+      sent: 0,
+      took: 0,
+      shut: false,
+      waiters: [],
+    };
     const channel: LeafChannel = {
       writeStdin: (data) => this.writeStdin(id, leaf, data),
       closeStdin: () => this.send(['eof', id]),
@@ -129,9 +143,20 @@ export class Spawner {
       return channel;
     }
     const env = Object.entries(req.env).map(([k, v]) => `${k}=${v}`);
-    const fields = ['spawn', id, req.nice === undefined ? '' : String(Math.trunc(req.nice)), req.cwd, req.stdoutPath, req.stderrPath,
-      String(req.argv.length), ...req.argv, String(env.length), ...env];
-    if (fields.some((f) => f.includes('\0'))) throw new FsError('EINVAL', 'exec: a NUL byte in the command or environment');
+    const fields = [
+      'spawn',
+      id,
+      req.nice === undefined ? '' : String(Math.trunc(req.nice)),
+      req.cwd,
+      req.stdoutPath,
+      req.stderrPath,
+      String(req.argv.length),
+      ...req.argv,
+      String(env.length),
+      ...env,
+    ];
+    if (fields.some((f) => f.includes('\0')))
+      throw new FsError('EINVAL', 'exec: a NUL byte in the command or environment');
     this.leaves.set(id, leaf);
     this.send(fields);
     return channel;
@@ -139,7 +164,11 @@ export class Spawner {
 
   async close(): Promise<void> {
     this.proc.stdin!.end(); // EOF: the server kills every live group and exits
-    await new Promise<void>((resolve) => (this.proc.exitCode !== null || this.proc.signalCode !== null ? resolve() : this.proc.once('exit', () => resolve())));
+    await new Promise<void>((resolve) =>
+      this.proc.exitCode !== null || this.proc.signalCode !== null
+        ? resolve()
+        : this.proc.once('exit', () => resolve()),
+    );
   }
 
   private writeStdin(id: string, leaf: Leaf, data: Buffer): Promise<void> {

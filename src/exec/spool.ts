@@ -20,7 +20,10 @@ const log = createDebug('taskfs:exec');
 
 const EMPTY = Buffer.alloc(0);
 
-interface Waiter { offset: number; resolve: () => void }
+interface Waiter {
+  offset: number;
+  resolve: () => void;
+}
 
 export abstract class Spool {
   private total = 0;
@@ -28,8 +31,12 @@ export abstract class Spool {
   protected disposed = false;
   private readonly waiters = new Set<Waiter>();
 
-  get length(): number { return this.total; }
-  get ended(): boolean { return this.isEnded; }
+  get length(): number {
+    return this.total;
+  }
+  get ended(): boolean {
+    return this.isEnded;
+  }
 
   /** No more bytes will come. Idempotent. */
   end(): void {
@@ -118,7 +125,7 @@ export class FileSpool extends Spool {
   protected override copyOut(target: Buffer, offset: number, n: number): void {
     try {
       if (this.fd < 0) this.fd = openSync(this.path, 'r');
-      for (let got = 0; got < n;) {
+      for (let got = 0; got < n; ) {
         const r = readSync(this.fd, target, got, n - got, offset + got);
         if (r === 0) throw new FsError('EIO', 'spool: the file is shorter than its output');
         got += r;

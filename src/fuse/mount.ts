@@ -40,7 +40,11 @@ export class FuseMount {
   private watch?: NodeJS.Timeout;
   private closing = false;
 
-  private constructor(readonly mountpoint: string, private readonly root: Node, private readonly opts: MountOptions) {
+  private constructor(
+    readonly mountpoint: string,
+    private readonly root: Node,
+    private readonly opts: MountOptions,
+  ) {
     this.interrupts = new Interrupts(opts.interruptAfterMs ?? 1000);
   }
 
@@ -75,10 +79,12 @@ export class FuseMount {
     this.closing = true;
     clearInterval(this.watch);
     this.interrupts.stop();
-    await new Promise<void>((resolve) => this.fuse!.unmount((err) => {
-      if (err) log('unmount: %s', err.message);
-      resolve();
-    }));
+    await new Promise<void>((resolve) =>
+      this.fuse!.unmount((err) => {
+        if (err) log('unmount: %s', err.message);
+        resolve();
+      }),
+    );
     if (await isMounted(this.mountpoint)) await lazyUnmount(this.mountpoint).catch(() => undefined);
     await this.closeAll();
     log('unmounted %s', this.mountpoint);
@@ -122,7 +128,11 @@ export class FuseMount {
 
   private ops() {
     // Every op answers through `reply`, so errors are mapped in one place.
-    const reply = <T>(cb: (code: number, value?: T) => void, work: () => Promise<T>, ok: (v: T) => [number, T?] = (v) => [0, v]) => {
+    const reply = <T>(
+      cb: (code: number, value?: T) => void,
+      work: () => Promise<T>,
+      ok: (v: T) => [number, T?] = (v) => [0, v],
+    ) => {
       work().then(
         (v) => cb(...ok(v)),
         (err) => {
@@ -138,24 +148,29 @@ export class FuseMount {
         if (st && !(st instanceof Promise)) return cb(0, toStat(st));
         reply(cb, async () => toStat(await (st ?? (await this.resolve(path)).stat())));
       },
-      fgetattr: (path: string, _fd: number, cb: any) => reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
+      fgetattr: (path: string, _fd: number, cb: any) =>
+        reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
       readdir: (path: string, cb: (code: number, names?: string[]) => void) => {
         this.resolve(path)
           .then((node) => {
             if (!node.list) throw new FsError('ENOTDIR', 'not a directory');
             return node.list();
           })
-          .then((stats) => cb(0, ['.', '..', ...stats.map((s) => s.name)]), (err) => cb(toErrno(err)));
+          .then(
+            (stats) => cb(0, ['.', '..', ...stats.map((s) => s.name)]),
+            (err) => cb(toErrno(err)),
+          );
       },
-      open: (path: string, flags: number, cb: any) => reply(cb, async () => {
-        const node = await this.resolve(path);
-        if (!node.open) throw new FsError('EISDIR', 'is a directory');
-        const acc = flags & O_ACCMODE;
-        const file = await node.open({ read: acc !== 1, write: acc !== 0, truncate: (flags & fsc.O_TRUNC) !== 0 });
-        const fd = this.allocHandle();
-        this.handles.set(fd, file);
-        return fd;
-      }),
+      open: (path: string, flags: number, cb: any) =>
+        reply(cb, async () => {
+          const node = await this.resolve(path);
+          if (!node.open) throw new FsError('EISDIR', 'is a directory');
+          const acc = flags & O_ACCMODE;
+          const file = await node.open({ read: acc !== 1, write: acc !== 0, truncate: (flags & fsc.O_TRUNC) !== 0 });
+          const fd = this.allocHandle();
+          this.handles.set(fd, file);
+          return fd;
+        }),
       read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
         let file: OpenFile;
         try {
@@ -165,7 +180,9 @@ export class FuseMount {
         }
         // The kernel's buffer stays ours until cb: output is read straight into it.
         const signal = this.interrupts.signal();
-        const reading = file.readInto ? file.readInto(buf.subarray(0, len), pos, signal) : file.read(pos, len, signal).then((d) => d.copy(buf));
+        const reading = file.readInto
+          ? file.readInto(buf.subarray(0, len), pos, signal)
+          : file.read(pos, len, signal).then((d) => d.copy(buf));
         reading.then(cb, (err) => cb(toErrno(err)));
       },
       write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
@@ -173,28 +190,49 @@ export class FuseMount {
         const data = Buffer.from(buf.subarray(0, len));
         Promise.resolve()
           .then(() => this.handle(fd).write(data, pos))
-          .then((n) => cb(n), (err) => cb(toErrno(err)));
+          .then(
+            (n) => cb(n),
+            (err) => cb(toErrno(err)),
+          );
       },
       release: (_path: string, fd: number, cb: (n: number) => void) => {
         const h = this.handles.get(fd);
         this.handles.delete(fd);
         if (!h) return cb(0);
-        h.close().then(() => cb(0), (err) => {
-          log('close: %O', err);
-          cb(0);
-        });
+        h.close().then(
+          () => cb(0),
+          (err) => {
+            log('close: %O', err);
+            cb(0);
+          },
+        );
       },
-      truncate: (path: string, size: number, cb: any) => reply(cb, async () => {
-        if (size === 0) await (await this.resolve(path)).truncate?.();
-      }, () => [0]),
-      ftruncate: (path: string, _fd: number, size: number, cb: any) => reply(cb, async () => {
-        if (size === 0) await (await this.resolve(path)).truncate?.();
-      }, () => [0]),
-      rmdir: (path: string, cb: any) => reply(cb, async () => {
-        const node = await this.resolve(path);
-        if (!node.remove) throw new FsError('EPERM', 'permission denied');
-        await node.remove();
-      }, () => [0]),
+      truncate: (path: string, size: number, cb: any) =>
+        reply(
+          cb,
+          async () => {
+            if (size === 0) await (await this.resolve(path)).truncate?.();
+          },
+          () => [0],
+        ),
+      ftruncate: (path: string, _fd: number, size: number, cb: any) =>
+        reply(
+          cb,
+          async () => {
+            if (size === 0) await (await this.resolve(path)).truncate?.();
+          },
+          () => [0],
+        ),
+      rmdir: (path: string, cb: any) =>
+        reply(
+          cb,
+          async () => {
+            const node = await this.resolve(path);
+            if (!node.remove) throw new FsError('EPERM', 'permission denied');
+            await node.remove();
+          },
+          () => [0],
+        ),
       unlink: (_path: string, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
       mkdir: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
       create: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EACCES', 'permission denied'))),

@@ -16,11 +16,17 @@ export interface FuseInstance {
   unmount(cb: (err: Error | null) => void): void;
 }
 
-type FuseClass = new (mnt: string, ops: FuseOps, opts: Record<string, unknown>) => FuseInstance & {
+type FuseClass = new (
+  mnt: string,
+  ops: FuseOps,
+  opts: Record<string, unknown>,
+) => FuseInstance & {
   _fuseOptions(): string;
 };
 
-let loaded: { Fuse: FuseClass & { unmount(mnt: string, cb: (err: Error | null) => void): void }; DirectIoFuse: FuseClass } | undefined;
+let loaded:
+  | { Fuse: FuseClass & { unmount(mnt: string, cb: (err: Error | null) => void): void }; DirectIoFuse: FuseClass }
+  | undefined;
 
 /** Load the binding; throws a one-line, actionable message when libfuse is missing. */
 export function loadFuse(): NonNullable<typeof loaded> {
@@ -31,7 +37,9 @@ export function loadFuse(): NonNullable<typeof loaded> {
   } catch (err) {
     const text = String((err as Error).message);
     if (/libfuse\.so\.2/.test(text)) {
-      throw new Error('FUSE is unusable: libfuse.so.2 is missing; install it with native-setup/install (Debian: apt-get install libfuse2 fuse)');
+      throw new Error(
+        'FUSE is unusable: libfuse.so.2 is missing; install it with native-setup/install (Debian: apt-get install libfuse2 fuse)',
+      );
     }
     throw new Error(`FUSE is unusable: cannot load fuse-native: ${text.split('\n')[0]}`);
   }

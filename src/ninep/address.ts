@@ -5,9 +5,7 @@
  */
 import { FsError } from '../ns/errors.js';
 
-export type Address =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'unix'; path: string };
+export type Address = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 /** Service names Plan 9 users type instead of a port number. */
 const services: Record<string, number> = { '9fs': 564, '9pfs': 564 };

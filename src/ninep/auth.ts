@@ -61,7 +61,13 @@ export function newNonce(): string {
   return randomBytes(NONCE_BYTES).toString('hex');
 }
 
-export function clientProof(key: Buffer, serverNonce: string, clientNonce: string, uname: string, aname: string): string {
+export function clientProof(
+  key: Buffer,
+  serverNonce: string,
+  clientNonce: string,
+  uname: string,
+  aname: string,
+): string {
   return hmac(key, ['client', serverNonce, clientNonce, uname, aname]);
 }
 

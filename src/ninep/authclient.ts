@@ -3,9 +3,7 @@
  * hold the key, then make the server prove it too, before Tattach.
  */
 import { FsError, asFsError } from '../ns/errors.js';
-import {
-  clientProof, formatResponse, newNonce, parseChallenge, proofsEqual, serverProof,
-} from './auth.js';
+import { clientProof, formatResponse, newNonce, parseChallenge, proofsEqual, serverProof } from './auth.js';
 import type { Mux } from './mux.js';
 
 /** Big enough for the challenge and the proof, small enough for any msize. */
@@ -41,7 +39,10 @@ export async function authenticate(mux: Mux, req: AuthRequest): Promise<void> {
     await mux.rpc({ type: 'Twrite', fid: afid, offset: 0n, data: Buffer.from(formatResponse(clientNonce, proof)) });
   } catch (err) {
     const e = asFsError(err);
-    throw new FsError(e.code, `${addr}: ${e.message}${/authentication failed/.test(e.message) ? ' (is the --key the same on both ends?)' : ''}`);
+    throw new FsError(
+      e.code,
+      `${addr}: ${e.message}${/authentication failed/.test(e.message) ? ' (is the --key the same on both ends?)' : ''}`,
+    );
   }
   const answer = await mux.rpc({ type: 'Tread', fid: afid, offset: 0n, count: AUTH_READ });
   const want = serverProof(key, clientNonce, serverNonce);

@@ -3,9 +3,7 @@
  * per auth fid, and the checks Tauth and Tattach make.
  */
 import { FsError } from '../ns/errors.js';
-import {
-  clientProof, formatChallenge, newNonce, parseResponse, proofsEqual, serverProof,
-} from './auth.js';
+import { clientProof, formatChallenge, newNonce, parseResponse, proofsEqual, serverProof } from './auth.js';
 import { NOFID, QTAUTH } from './constants.js';
 import type { Session } from './fid.js';
 import { Fid, roomForFid } from './fid.js';
@@ -21,7 +19,11 @@ export class AuthConversation {
   private readonly serverNonce = newNonce();
   private proofForClient = '';
 
-  constructor(private readonly key: Buffer, readonly uname: string, readonly aname: string) {}
+  constructor(
+    private readonly key: Buffer,
+    readonly uname: string,
+    readonly aname: string,
+  ) {}
 
   /** A wrong response was written: this auth fid authenticates nothing, ever. */
   get poisoned(): boolean {
@@ -55,10 +57,14 @@ export class AuthConversation {
   /** Lets one Tattach through: proven, for the same uname and aname, and only once. */
   admit(uname: string, aname: string): void {
     switch (this.phase) {
-      case 'challenge': throw new FsError('EACCES', 'authentication not finished');
-      case 'failed': throw failed();
-      case 'used': throw new FsError('EACCES', 'authentication fid already used');
-      case 'proven': break;
+      case 'challenge':
+        throw new FsError('EACCES', 'authentication not finished');
+      case 'failed':
+        throw failed();
+      case 'used':
+        throw new FsError('EACCES', 'authentication fid already used');
+      case 'proven':
+        break;
     }
     if (uname !== this.uname || aname !== this.aname) {
       throw new FsError('EACCES', 'authentication was for another user or tree');

@@ -164,7 +164,8 @@ async function attach(mux: Mux, fids: FidPool, req: AttachRequest): Promise<void
       await mux.rpc({ type: 'Tattach', fid, afid: NOFID, uname, aname });
     } catch (err) {
       const e = asFsError(err);
-      if (/authentication required/.test(e.message)) throw new FsError(e.code, `${addr}: authentication required (give --key)`);
+      if (/authentication required/.test(e.message))
+        throw new FsError(e.code, `${addr}: authentication required (give --key)`);
       throw err;
     }
     return;
@@ -183,12 +184,12 @@ async function attach(mux: Mux, fids: FidPool, req: AttachRequest): Promise<void
 }
 
 async function dial(where: Address, addr: string, timeoutMs?: number): Promise<Socket> {
-  const socket = where.kind === 'unix'
-    ? netConnect(where.path)
-    : netConnect({ host: where.host, port: where.port, noDelay: true });
-  const timer = timeoutMs !== undefined && timeoutMs > 0
-    ? setTimeout(() => socket.destroy(new FsError('ETIMEDOUT', `no connection within ${timeoutMs} ms`)), timeoutMs)
-    : undefined;
+  const socket =
+    where.kind === 'unix' ? netConnect(where.path) : netConnect({ host: where.host, port: where.port, noDelay: true });
+  const timer =
+    timeoutMs !== undefined && timeoutMs > 0
+      ? setTimeout(() => socket.destroy(new FsError('ETIMEDOUT', `no connection within ${timeoutMs} ms`)), timeoutMs)
+      : undefined;
   try {
     await once(socket, 'connect');
     return socket;

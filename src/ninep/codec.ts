@@ -7,8 +7,15 @@ import { HEADER_SIZE } from './constants.js';
 import type { Message, MessageName, Stat } from './messages.js';
 import { layouts, messageName } from './messages.js';
 import {
-  NinepFormatError, Reader, fieldSize, layoutSize, readLayout, readStatEntry, statEntrySize,
-  writeLayout, writeStatEntry,
+  NinepFormatError,
+  Reader,
+  fieldSize,
+  layoutSize,
+  readLayout,
+  readStatEntry,
+  statEntrySize,
+  writeLayout,
+  writeStatEntry,
 } from './wire.js';
 
 export { NinepFormatError } from './wire.js';

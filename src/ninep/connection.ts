@@ -26,7 +26,12 @@ import type { Node } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import { pack, unpack } from './codec.js';
 import {
-  DEFAULT_MAX_FIDS, DEFAULT_MAX_PENDING, DEFAULT_MSIZE, MIN_MSIZE, VERSION_9P2000, VERSION_UNKNOWN,
+  DEFAULT_MAX_FIDS,
+  DEFAULT_MAX_PENDING,
+  DEFAULT_MSIZE,
+  MIN_MSIZE,
+  VERSION_9P2000,
+  VERSION_UNKNOWN,
 } from './constants.js';
 import { describe, tracing } from './describe.js';
 import { errorString } from './errstr.js';
@@ -242,7 +247,12 @@ export class ServerConnection implements Connection {
     if (version === VERSION_9P2000) {
       this.framer.maxSize = msize;
       this.session = {
-        fids: new Map(), msize, root: this.root, log: this.log, maxFids: this.maxFids, auth: this.auth,
+        fids: new Map(),
+        msize,
+        root: this.root,
+        log: this.log,
+        maxFids: this.maxFids,
+        auth: this.auth,
       };
     }
     this.send(msg.tag, { type: 'Rversion', msize, version });

@@ -31,7 +31,9 @@ function show(v: unknown): string {
       const q = v as { type: number; version: number; path: bigint };
       return `(${q.path.toString(16)} ${q.version} ${q.type.toString(16)})`;
     }
-    return `{${Object.entries(v).map(([k, x]) => `${k}:${show(x)}`).join(' ')}}`;
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${k}:${show(x)}`)
+      .join(' ')}}`;
   }
   return String(v);
 }

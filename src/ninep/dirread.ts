@@ -10,7 +10,11 @@ import { interrupted } from './fid.js';
 import { toWireStat } from './stat.js';
 
 export async function readDir(
-  f: Fid, dir: DirState, offset: bigint, count: number, signal: AbortSignal,
+  f: Fid,
+  dir: DirState,
+  offset: bigint,
+  count: number,
+  signal: AbortSignal,
 ): Promise<Buffer> {
   if (offset === 0n) {
     const list = f.node.list;

@@ -32,7 +32,11 @@ export class Fid {
    * parent links, and '..' needs them. An auth fid (Tauth) has no nodes,
    * only its conversation; lookupFid keeps it out of tree operations.
    */
-  constructor(readonly nodes: readonly Node[], readonly qid: Qid, readonly auth?: AuthConversation) {}
+  constructor(
+    readonly nodes: readonly Node[],
+    readonly qid: Qid,
+    readonly auth?: AuthConversation,
+  ) {}
 
   get node(): Node {
     return this.nodes[this.nodes.length - 1]!;

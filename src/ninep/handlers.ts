@@ -7,9 +7,7 @@
  */
 import { isDir } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
-import {
-  IOHDRSZ, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE,
-} from './constants.js';
+import { IOHDRSZ, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE } from './constants.js';
 import { admitAttach, auth, authRead, authWrite } from './authfid.js';
 import { readDir } from './dirread.js';
 import type { Session } from './fid.js';
@@ -23,19 +21,29 @@ export type Reply = Untagged<RMessage>;
 export async function handle(s: Session, msg: TMessage, signal: AbortSignal): Promise<Reply> {
   switch (msg.type) {
     // Without a key: "authentication not required", and clients attach with NOFID.
-    case 'Tauth': return auth(s, msg);
-    case 'Tattach': return attach(s, msg, signal);
-    case 'Twalk': return walk(s, msg, signal);
-    case 'Topen': return open(s, msg, signal);
+    case 'Tauth':
+      return auth(s, msg);
+    case 'Tattach':
+      return attach(s, msg, signal);
+    case 'Twalk':
+      return walk(s, msg, signal);
+    case 'Topen':
+      return open(s, msg, signal);
     case 'Tcreate':
       lookupFid(s, msg.fid);
       throw new FsError('EPERM', 'permission denied');
-    case 'Tread': return read(s, msg, signal);
-    case 'Twrite': return write(s, msg, signal);
-    case 'Tclunk': return clunk(s, msg);
-    case 'Tremove': return remove(s, msg);
-    case 'Tstat': return stat(s, msg);
-    case 'Twstat': return wstat(s, msg);
+    case 'Tread':
+      return read(s, msg, signal);
+    case 'Twrite':
+      return write(s, msg, signal);
+    case 'Tclunk':
+      return clunk(s, msg);
+    case 'Tremove':
+      return remove(s, msg);
+    case 'Tstat':
+      return stat(s, msg);
+    case 'Twstat':
+      return wstat(s, msg);
     case 'Tversion':
     case 'Tflush':
       throw new Error(`${msg.type} is handled by the connection`);

@@ -18,8 +18,7 @@ import type { Qid } from '../ns/types.js';
  * - stat: n[2] then one stat entry, which itself begins with size[2]
  *   (the size appears twice; see stat(9P) BUGS).
  */
-export type FieldKind =
-  | 'u8' | 'u16' | 'u32' | 'u64' | 'string' | 'qid' | 'data' | 'wnames' | 'wqids' | 'stat';
+export type FieldKind = 'u8' | 'u16' | 'u32' | 'u64' | 'string' | 'qid' | 'data' | 'wnames' | 'wqids' | 'stat';
 
 /** The machine-independent directory entry of stat(9P). */
 export interface Stat {
@@ -56,37 +55,113 @@ export type Layout = readonly (readonly [string, FieldKind])[];
 
 /** Body of a stat entry after its own size[2]. */
 export const statLayout = [
-  ['type', 'u16'], ['dev', 'u32'], ['qid', 'qid'], ['mode', 'u32'],
-  ['atime', 'u32'], ['mtime', 'u32'], ['length', 'u64'],
-  ['name', 'string'], ['uid', 'string'], ['gid', 'string'], ['muid', 'string'],
+  ['type', 'u16'],
+  ['dev', 'u32'],
+  ['qid', 'qid'],
+  ['mode', 'u32'],
+  ['atime', 'u32'],
+  ['mtime', 'u32'],
+  ['length', 'u64'],
+  ['name', 'string'],
+  ['uid', 'string'],
+  ['gid', 'string'],
+  ['muid', 'string'],
 ] as const satisfies Layout;
 
 export const layouts = {
-  Tversion: { id: 100, fields: [['msize', 'u32'], ['version', 'string']] },
-  Rversion: { id: 101, fields: [['msize', 'u32'], ['version', 'string']] },
-  Tauth: { id: 102, fields: [['afid', 'u32'], ['uname', 'string'], ['aname', 'string']] },
+  Tversion: {
+    id: 100,
+    fields: [
+      ['msize', 'u32'],
+      ['version', 'string'],
+    ],
+  },
+  Rversion: {
+    id: 101,
+    fields: [
+      ['msize', 'u32'],
+      ['version', 'string'],
+    ],
+  },
+  Tauth: {
+    id: 102,
+    fields: [
+      ['afid', 'u32'],
+      ['uname', 'string'],
+      ['aname', 'string'],
+    ],
+  },
   Rauth: { id: 103, fields: [['aqid', 'qid']] },
   Tattach: {
     id: 104,
-    fields: [['fid', 'u32'], ['afid', 'u32'], ['uname', 'string'], ['aname', 'string']],
+    fields: [
+      ['fid', 'u32'],
+      ['afid', 'u32'],
+      ['uname', 'string'],
+      ['aname', 'string'],
+    ],
   },
   Rattach: { id: 105, fields: [['qid', 'qid']] },
   // 106 would be Terror, which is illegal on the wire and so absent here.
   Rerror: { id: 107, fields: [['ename', 'string']] },
   Tflush: { id: 108, fields: [['oldtag', 'u16']] },
   Rflush: { id: 109, fields: [] },
-  Twalk: { id: 110, fields: [['fid', 'u32'], ['newfid', 'u32'], ['wnames', 'wnames']] },
+  Twalk: {
+    id: 110,
+    fields: [
+      ['fid', 'u32'],
+      ['newfid', 'u32'],
+      ['wnames', 'wnames'],
+    ],
+  },
   Rwalk: { id: 111, fields: [['wqids', 'wqids']] },
-  Topen: { id: 112, fields: [['fid', 'u32'], ['mode', 'u8']] },
-  Ropen: { id: 113, fields: [['qid', 'qid'], ['iounit', 'u32']] },
+  Topen: {
+    id: 112,
+    fields: [
+      ['fid', 'u32'],
+      ['mode', 'u8'],
+    ],
+  },
+  Ropen: {
+    id: 113,
+    fields: [
+      ['qid', 'qid'],
+      ['iounit', 'u32'],
+    ],
+  },
   Tcreate: {
     id: 114,
-    fields: [['fid', 'u32'], ['name', 'string'], ['perm', 'u32'], ['mode', 'u8']],
+    fields: [
+      ['fid', 'u32'],
+      ['name', 'string'],
+      ['perm', 'u32'],
+      ['mode', 'u8'],
+    ],
   },
-  Rcreate: { id: 115, fields: [['qid', 'qid'], ['iounit', 'u32']] },
-  Tread: { id: 116, fields: [['fid', 'u32'], ['offset', 'u64'], ['count', 'u32']] },
+  Rcreate: {
+    id: 115,
+    fields: [
+      ['qid', 'qid'],
+      ['iounit', 'u32'],
+    ],
+  },
+  Tread: {
+    id: 116,
+    fields: [
+      ['fid', 'u32'],
+      ['offset', 'u64'],
+      ['count', 'u32'],
+    ],
+  },
   Rread: { id: 117, fields: [['data', 'data']] },
-  Twrite: { id: 118, fields: [['fid', 'u32'], ['offset', 'u64'], ['data', 'data']] },
+  Twrite: {
+    id: 118,
+    fields: [
+      ['fid', 'u32'],
+      ['offset', 'u64'],
+      ['data', 'data'],
+    ],
+  },
   Rwrite: { id: 119, fields: [['count', 'u32']] },
   Tclunk: { id: 120, fields: [['fid', 'u32']] },
   Rclunk: { id: 121, fields: [] },
@@ -94,7 +169,13 @@ export const layouts = {
   Rremove: { id: 123, fields: [] },
   Tstat: { id: 124, fields: [['fid', 'u32']] },
   Rstat: { id: 125, fields: [['stat', 'stat']] },
-  Twstat: { id: 126, fields: [['fid', 'u32'], ['stat', 'stat']] },
+  Twstat: {
+    id: 126,
+    fields: [
+      ['fid', 'u32'],
+      ['stat', 'stat'],
+    ],
+  },
   Rwstat: { id: 127, fields: [] },
 } as const satisfies Record<string, { id: number; fields: Layout }>;
 
@@ -104,9 +185,7 @@ type Flatten<T> = { -readonly [K in keyof T]: T[K] };
 type ValuesOf<L extends Layout> = { [F in L[number] as F[0]]: FieldValues[F[1]] };
 
 /** One message, e.g. Msg<'Tread'> = { type: 'Tread'; tag; fid; offset; count }. */
-export type Msg<N extends MessageName> = Flatten<
-  { type: N; tag: number } & ValuesOf<(typeof layouts)[N]['fields']>
->;
+export type Msg<N extends MessageName> = Flatten<{ type: N; tag: number } & ValuesOf<(typeof layouts)[N]['fields']>>;
 
 /** Every message, discriminated on `type`. */
 export type Message = { [N in MessageName]: Msg<N> }[MessageName];
@@ -118,9 +197,7 @@ export type RMessage = { [N in RName]: Msg<N> }[RName];
 /** A message before a tag is attached (what handlers return, clients send). */
 export type Untagged<M> = M extends unknown ? Omit<M, 'tag'> : never;
 
-const byId = new Map<number, MessageName>(
-  Object.entries(layouts).map(([name, l]) => [l.id, name as MessageName]),
-);
+const byId = new Map<number, MessageName>(Object.entries(layouts).map(([name, l]) => [l.id, name as MessageName]));
 
 export function messageName(id: number): MessageName | undefined {
   return byId.get(id);

@@ -125,7 +125,13 @@ export class Mux {
     }
     return new Promise<RMessage>((resolve, reject) => {
       const call: Call = {
-        tag, type: msg.type, sentAt: Date.now(), settled: false, flushing: false, resolve, reject,
+        tag,
+        type: msg.type,
+        sentAt: Date.now(),
+        settled: false,
+        flushing: false,
+        resolve,
+        reject,
       };
       if (signal !== undefined) {
         const onAbort = () => this.flush(call);

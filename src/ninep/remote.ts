@@ -69,7 +69,7 @@ export class RemoteNode implements Node {
       await this.remote.rpc({ type: 'Topen', fid, mode: OREAD });
       const count = this.remote.msize - IOHDRSZ;
       const out: FileStat[] = [];
-      for (let offset = 0n; ;) {
+      for (let offset = 0n; ; ) {
         const { data } = await this.remote.rpc({ type: 'Tread', fid, offset, count });
         if (data.length === 0) return out;
         for (const st of unpackStats(data)) out.push(fromWireStat(st));
@@ -128,8 +128,7 @@ export class WalkedFid {
   async open(mode: OpenMode): Promise<RemoteFile> {
     const fid = await this.take();
     try {
-      const bits = (mode.read && mode.write ? ORDWR : mode.write ? OWRITE : OREAD) |
-        (mode.truncate ? OTRUNC : 0);
+      const bits = (mode.read && mode.write ? ORDWR : mode.write ? OWRITE : OREAD) | (mode.truncate ? OTRUNC : 0);
       const r = await this.remote.rpc({ type: 'Topen', fid, mode: bits });
       const max = this.remote.msize - IOHDRSZ;
       const iounit = r.iounit > 0 && r.iounit < max ? r.iounit : max;
@@ -153,7 +152,10 @@ export class WalkedFid {
   discard(): void {
     if (this.used) return;
     this.used = true;
-    this.fid.then((fid) => this.remote.clunk(fid), () => undefined);
+    this.fid.then(
+      (fid) => this.remote.clunk(fid),
+      () => undefined,
+    );
   }
 
   private take(): Promise<number> {
@@ -190,7 +192,7 @@ export class SpareFid {
  */
 export async function readSnapshot(file: RemoteFile): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for (let offset = 0; ;) {
+  for (let offset = 0; ; ) {
     const data = await file.read(offset, file.iounit);
     parts.push(data);
     offset += data.length;

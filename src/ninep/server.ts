@@ -60,12 +60,13 @@ export async function listen(addr: string, root: () => Node, opts: ListenOptions
   return {
     address,
     connections: () => [...live],
-    close: () => (closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      const conns = [...live];
-      for (const c of conns) c.close();
-      await Promise.all([stopped, ...conns.map((c) => c.closed)]);
-    })()),
+    close: () =>
+      (closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const conns = [...live];
+        for (const c of conns) c.close();
+        await Promise.all([stopped, ...conns.map((c) => c.closed)]);
+      })()),
   };
 }
 
@@ -92,7 +93,10 @@ async function listenOnce(server: Server, where: Address): Promise<void> {
 function isAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = netConnect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }

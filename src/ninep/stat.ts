@@ -63,10 +63,18 @@ export function dontTouchStat(): Stat {
  */
 export function wstatRequest(st: Stat): 'nothing' | 'truncate' | 'change' {
   const other =
-    st.type !== 0xffff || st.dev !== 0xffffffff ||
-    st.qid.type !== 0xff || st.qid.version !== 0xffffffff || st.qid.path !== U64_MAX ||
-    st.mode !== 0xffffffff || st.atime !== 0xffffffff || st.mtime !== 0xffffffff ||
-    st.name !== '' || st.uid !== '' || st.gid !== '' || st.muid !== '';
+    st.type !== 0xffff ||
+    st.dev !== 0xffffffff ||
+    st.qid.type !== 0xff ||
+    st.qid.version !== 0xffffffff ||
+    st.qid.path !== U64_MAX ||
+    st.mode !== 0xffffffff ||
+    st.atime !== 0xffffffff ||
+    st.mtime !== 0xffffffff ||
+    st.name !== '' ||
+    st.uid !== '' ||
+    st.gid !== '' ||
+    st.muid !== '';
   if (other) return 'change';
   if (st.length === U64_MAX) return 'nothing';
   return st.length === 0n ? 'truncate' : 'change';

@@ -11,9 +11,7 @@ import type { Session } from './fid.js';
 import { Fid, interrupted, lookupFid, roomForFid } from './fid.js';
 import { assertQid } from './stat.js';
 
-export async function walk(
-  s: Session, msg: Msg<'Twalk'>, signal: AbortSignal,
-): Promise<Untagged<Msg<'Rwalk'>>> {
+export async function walk(s: Session, msg: Msg<'Twalk'>, signal: AbortSignal): Promise<Untagged<Msg<'Rwalk'>>> {
   const from = lookupFid(s, msg.fid);
   if (from.open !== undefined || from.opening) {
     throw new FsError('EBADF', 'cannot walk from an open fid');

@@ -132,12 +132,22 @@ function qidSize(v: unknown, what: string): number {
 /** Bytes a value of `kind` takes on the wire; throws if it cannot be packed. */
 export function fieldSize(kind: FieldKind, v: unknown, what: string): number {
   switch (kind) {
-    case 'u8': checkUint(v, 0xff, what); return 1;
-    case 'u16': checkUint(v, 0xffff, what); return 2;
-    case 'u32': checkUint(v, 0xffffffff, what); return 4;
-    case 'u64': checkU64(v, what); return 8;
-    case 'string': return stringSize(v, what);
-    case 'qid': return qidSize(v, what);
+    case 'u8':
+      checkUint(v, 0xff, what);
+      return 1;
+    case 'u16':
+      checkUint(v, 0xffff, what);
+      return 2;
+    case 'u32':
+      checkUint(v, 0xffffffff, what);
+      return 4;
+    case 'u64':
+      checkU64(v, what);
+      return 8;
+    case 'string':
+      return stringSize(v, what);
+    case 'qid':
+      return qidSize(v, what);
     case 'data': {
       if (!(v instanceof Uint8Array)) fail(what, 'not a Buffer');
       return 4 + v.length;
@@ -176,10 +186,14 @@ export function layoutSize(layout: Layout, obj: Record<string, unknown>, what: s
 /** Writes a value already checked by fieldSize; returns the new position. */
 export function writeField(buf: Buffer, pos: number, kind: FieldKind, v: unknown): number {
   switch (kind) {
-    case 'u8': return buf.writeUInt8(v as number, pos);
-    case 'u16': return buf.writeUInt16LE(v as number, pos);
-    case 'u32': return buf.writeUInt32LE(v as number, pos);
-    case 'u64': return buf.writeBigUInt64LE(v as bigint, pos);
+    case 'u8':
+      return buf.writeUInt8(v as number, pos);
+    case 'u16':
+      return buf.writeUInt16LE(v as number, pos);
+    case 'u32':
+      return buf.writeUInt32LE(v as number, pos);
+    case 'u64':
+      return buf.writeBigUInt64LE(v as bigint, pos);
     case 'string': {
       const n = buf.write(v as string, pos + 2, 'utf8');
       buf.writeUInt16LE(n, pos);
@@ -220,9 +234,7 @@ export function writeStatEntry(buf: Buffer, pos: number, st: Stat): number {
   return pos;
 }
 
-export function writeLayout(
-  buf: Buffer, pos: number, layout: Layout, obj: Record<string, unknown>,
-): number {
+export function writeLayout(buf: Buffer, pos: number, layout: Layout, obj: Record<string, unknown>): number {
   for (const [name, kind] of layout) pos = writeField(buf, pos, kind, obj[name]);
   return pos;
 }
@@ -233,12 +245,18 @@ export function readField<K extends FieldKind>(r: Reader, kind: K, what: string)
 
 function readAny(r: Reader, kind: FieldKind, what: string): FieldValues[FieldKind] {
   switch (kind) {
-    case 'u8': return r.u8(what);
-    case 'u16': return r.u16(what);
-    case 'u32': return r.u32(what);
-    case 'u64': return r.u64(what);
-    case 'string': return r.string(what);
-    case 'qid': return r.qid(what);
+    case 'u8':
+      return r.u8(what);
+    case 'u16':
+      return r.u16(what);
+    case 'u32':
+      return r.u32(what);
+    case 'u64':
+      return r.u64(what);
+    case 'string':
+      return r.string(what);
+    case 'qid':
+      return r.qid(what);
     case 'data': {
       const n = r.u32(`${what} count`);
       return r.bytes(n, what);

@@ -52,13 +52,21 @@ export class ChildNode {
   private readonly spareClone: SpareFid;
   private readonly spareStatus: SpareFid;
 
-  private constructor(readonly name: string, readonly addr: string, private readonly client: NinepClient) {
+  private constructor(
+    readonly name: string,
+    readonly addr: string,
+    private readonly client: NinepClient,
+  ) {
     void client.closed.then((err) => this.markLost(err?.message ?? 'unmounted'));
     this.spareClone = new SpareFid(client.root.at('clone'));
     this.spareStatus = new SpareFid(client.root.at('status'));
   }
 
-  static async connect(name: string, addr: string, opts: { key?: Buffer; timeoutMs?: number } = {}): Promise<ChildNode> {
+  static async connect(
+    name: string,
+    addr: string,
+    opts: { key?: Buffer; timeoutMs?: number } = {},
+  ): Promise<ChildNode> {
     const { key = defaultKey, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
     try {
       return new ChildNode(name, addr, await connect(addr, { timeoutMs, key }));
@@ -167,10 +175,7 @@ export class ChildNode {
   private async release(handle: RemoteFile, session: ReservedSession | undefined): Promise<void> {
     session?.topology?.discard();
     for (const walked of session?.ahead.values() ?? []) walked.discard();
-    await Promise.all([
-      handle.close().catch(() => undefined),
-      session?.dir.remove().catch(() => undefined),
-    ]);
+    await Promise.all([handle.close().catch(() => undefined), session?.dir.remove().catch(() => undefined)]);
   }
 
   private sessionFiles(dir: RemoteNode, ahead: Map<string, WalkedFid>): SessionFiles {

@@ -9,10 +9,16 @@ import type { TaskNode } from '../taskfs/node.js';
 import type { Session } from '../taskfs/session.js';
 import { sessionDir } from '../taskfs/session-files.js';
 
-export async function reserveLocalSlots(node: TaskNode, parent: Session, count: number, firstIndex: number): Promise<Child[]> {
+export async function reserveLocalSlots(
+  node: TaskNode,
+  parent: Session,
+  count: number,
+  firstIndex: number,
+): Promise<Child[]> {
   if (node.opts.strictSlots) {
     const free = node.opts.slots - node.slotsInUse();
-    if (count > free) throw new FsError('ENOSPC', `res ${count}: only ${free} of ${node.opts.slots} slots free (--strict-slots)`);
+    if (count > free)
+      throw new FsError('ENOSPC', `res ${count}: only ${free} of ${node.opts.slots} slots free (--strict-slots)`);
   }
   const children: Child[] = [];
   try {

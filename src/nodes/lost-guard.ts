@@ -26,7 +26,18 @@ export interface SessionFiles {
 const outputs = new Set(['stdout', 'stderr', 'stdio']);
 const answeredWhenLost = new Set(['status', 'wait', ...outputs]);
 /** Every session directory has these (SPEC section 1). */
-const sessionFileNames = new Set(['ctl', 'args', 'env', 'ns', 'stdin', 'status', 'wait', 'topology', 'err', ...outputs]);
+const sessionFileNames = new Set([
+  'ctl',
+  'args',
+  'env',
+  'ns',
+  'stdin',
+  'status',
+  'wait',
+  'topology',
+  'err',
+  ...outputs,
+]);
 
 /**
  * Why the node is gone, if `err` says so: the connection's pending requests
@@ -42,7 +53,15 @@ export function guardLost(child: Child, source: LostSource, id: string, files: S
   const leaves = leafCount(child);
   // Until a status is read, a lost child's leaves are named by what we know.
   let lastStatus = `cmd/${id} 0 Lost '' ''\n`.repeat(leaves);
-  let dirStat: FileStat = { name: id, qid: { type: QTDIR, version: 0, path: 0xffffffffn }, mode: DMDIR | 0o555, length: 0, mtime: Math.floor(Date.now() / 1000), uid: '', gid: '' };
+  let dirStat: FileStat = {
+    name: id,
+    qid: { type: QTDIR, version: 0, path: 0xffffffffn },
+    mode: DMDIR | 0o555,
+    length: 0,
+    mtime: Math.floor(Date.now() / 1000),
+    uid: '',
+    gid: '',
+  };
   const lostError = () => new FsError('EIO', `node lost: ${source.lost ?? 'connection lost'}`);
 
   const statusHandle = async (): Promise<OpenFile> => {
@@ -100,7 +119,10 @@ export function guardLost(child: Child, source: LostSource, id: string, files: S
   const dir: Node = {
     stat: async () => {
       if (source.lost) return dirStat;
-      return child.dir.stat().then((st) => (dirStat = st), () => dirStat);
+      return child.dir.stat().then(
+        (st) => (dirStat = st),
+        () => dirStat,
+      );
     },
     walk: async (name) => {
       if (!source.lost) {

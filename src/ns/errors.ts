@@ -4,10 +4,28 @@
  * (src/ninep/errstr.ts). `message` is the human reason, kept for `err`.
  */
 export type ErrorCode =
-  | 'ENOENT' | 'EACCES' | 'EPERM' | 'EINVAL' | 'EBUSY' | 'ENOSPC' | 'EIO'
-  | 'EISDIR' | 'ENOTDIR' | 'EEXIST' | 'ENOTEMPTY' | 'EINTR' | 'EBADF'
-  | 'EAGAIN' | 'ENOSYS' | 'E2BIG' | 'ESRCH' | 'ENAMETOOLONG' | 'ECONNRESET'
-  | 'ETIMEDOUT' | 'EMFILE' | 'ECANCELED';
+  | 'ENOENT'
+  | 'EACCES'
+  | 'EPERM'
+  | 'EINVAL'
+  | 'EBUSY'
+  | 'ENOSPC'
+  | 'EIO'
+  | 'EISDIR'
+  | 'ENOTDIR'
+  | 'EEXIST'
+  | 'ENOTEMPTY'
+  | 'EINTR'
+  | 'EBADF'
+  | 'EAGAIN'
+  | 'ENOSYS'
+  | 'E2BIG'
+  | 'ESRCH'
+  | 'ENAMETOOLONG'
+  | 'ECONNRESET'
+  | 'ETIMEDOUT'
+  | 'EMFILE'
+  | 'ECANCELED';
 
 export class FsError extends Error {
   readonly code: ErrorCode;
@@ -29,9 +47,28 @@ export function asFsError(err: unknown, fallback: ErrorCode = 'EIO'): FsError {
 }
 
 const codes = new Set<string>([
-  'ENOENT', 'EACCES', 'EPERM', 'EINVAL', 'EBUSY', 'ENOSPC', 'EIO', 'EISDIR',
-  'ENOTDIR', 'EEXIST', 'ENOTEMPTY', 'EINTR', 'EBADF', 'EAGAIN', 'ENOSYS',
-  'E2BIG', 'ESRCH', 'ENAMETOOLONG', 'ECONNRESET', 'ETIMEDOUT', 'EMFILE', 'ECANCELED',
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'EINVAL',
+  'EBUSY',
+  'ENOSPC',
+  'EIO',
+  'EISDIR',
+  'ENOTDIR',
+  'EEXIST',
+  'ENOTEMPTY',
+  'EINTR',
+  'EBADF',
+  'EAGAIN',
+  'ENOSYS',
+  'E2BIG',
+  'ESRCH',
+  'ENAMETOOLONG',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EMFILE',
+  'ECANCELED',
 ]);
 
 export function isErrorCode(code: unknown): code is ErrorCode {

@@ -16,7 +16,7 @@ export interface TextHandleOptions {
 }
 
 export function textHandle(opts: TextHandleOptions): OpenFile {
-  const content = typeof opts.text === 'string' ? Buffer.from(opts.text) : opts.text ?? Buffer.alloc(0);
+  const content = typeof opts.text === 'string' ? Buffer.from(opts.text) : (opts.text ?? Buffer.alloc(0));
   let closed = false;
   return {
     async read(offset, count) {

@@ -39,7 +39,10 @@ class LineMerger implements OpenFile {
   private readonly bufferBytes: number;
   private readonly maxLineBytes: number;
 
-  constructor(private readonly sources: OpenFile[], opts: MergeOptions) {
+  constructor(
+    private readonly sources: OpenFile[],
+    opts: MergeOptions,
+  ) {
     this.chunkBytes = opts.chunkBytes ?? 128 * 1024;
     this.bufferBytes = opts.bufferBytes ?? 1024 * 1024;
     this.maxLineBytes = opts.maxLineBytes ?? 1024 * 1024;

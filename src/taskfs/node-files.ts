@@ -14,10 +14,26 @@ import type { Session } from './session.js';
 import createDebug from 'debug';
 
 /** Qid paths of the node's own files: session qids start at serial 1. */
-const enum Q { Root = 1, Clone, Ctl, Arch, Status, Env, Ns, Fs, Nodes }
+const enum Q {
+  Root = 1,
+  Clone,
+  Ctl,
+  Arch,
+  Status,
+  Env,
+  Ns,
+  Fs,
+  Nodes,
+}
 
 export function nodeRoot(node: TaskNode): Node {
-  const file = (name: string, q: Q, perm: number, open: (truncate: boolean) => Promise<OpenFile> | OpenFile, truncate?: () => void) =>
+  const file = (
+    name: string,
+    q: Q,
+    perm: number,
+    open: (truncate: boolean) => Promise<OpenFile> | OpenFile,
+    truncate?: () => void,
+  ) =>
     [name, new SyntheticFile({ name, qidPath: BigInt(q), perm, open: (m) => open(!!m.truncate), truncate })] as const;
 
   const top = [
@@ -25,24 +41,33 @@ export function nodeRoot(node: TaskNode): Node {
     file('ctl', Q.Ctl, 0o660, () => textHandle({ text: node.settings(), write: (d) => nodeCtl(node, d.toString()) })),
     file('arch', Q.Arch, 0o444, () => textHandle({ text: `${node.os} ${node.machine}\n` })),
     file('status', Q.Status, 0o444, async () => textHandle({ text: await node.capacityText() })),
-    file('env', Q.Env, 0o660, (truncate) => {
-      if (truncate) node.envText = '';
-      return textHandle({
-        text: node.envText,
-        write: (d) => {
-          const next = node.envText + d.toString();
-          validateSetting('env', next);
-          node.envText = next;
-        },
-      });
-    }, () => void (node.envText = '')),
+    file(
+      'env',
+      Q.Env,
+      0o660,
+      (truncate) => {
+        if (truncate) node.envText = '';
+        return textHandle({
+          text: node.envText,
+          write: (d) => {
+            const next = node.envText + d.toString();
+            validateSetting('env', next);
+            node.envText = next;
+          },
+        });
+      },
+      () => void (node.envText = ''),
+    ),
     file('ns', Q.Ns, 0o660, () => textHandle({ text: node.nsText(), write: (d) => nodeCtl(node, d.toString()) })),
     ['fs', new SyntheticDir({ name: 'fs', qidPath: BigInt(Q.Fs), entries: () => [] })] as const,
-    ['nodes', new SyntheticDir({
-      name: 'nodes',
-      qidPath: BigInt(Q.Nodes),
-      entries: () => [...node.childNodes.values()].map((c) => [c.name, renamed(c.root, c.name)] as const),
-    })] as const,
+    [
+      'nodes',
+      new SyntheticDir({
+        name: 'nodes',
+        qidPath: BigInt(Q.Nodes),
+        entries: () => [...node.childNodes.values()].map((c) => [c.name, renamed(c.root, c.name)] as const),
+      }),
+    ] as const,
   ];
 
   // Session directories are made once per session and kept with it.
@@ -84,7 +109,8 @@ async function nodeCtl(node: TaskNode, text: string): Promise<void> {
         break;
       }
       case 'limit': {
-        if (args.length !== 2 || !/^\d+$/.test(args[1]!)) throw new FsError('EINVAL', 'usage: limit sessions|leaves|spool N');
+        if (args.length !== 2 || !/^\d+$/.test(args[1]!))
+          throw new FsError('EINVAL', 'usage: limit sessions|leaves|spool N');
         node.setLimit(args[0]!, Number(args[1]));
         break;
       }

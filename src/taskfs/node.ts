@@ -194,7 +194,9 @@ export class TaskNode {
       this.checkMatch(req.os, req.machine);
       return reserveLocalSlots(this, parent, req.count, firstIndex);
     }
-    const capacities = await Promise.all(nodes.map(async (c) => usable(await c.capacity().catch(() => []), req.os, req.machine)));
+    const capacities = await Promise.all(
+      nodes.map(async (c) => usable(await c.capacity().catch(() => []), req.os, req.machine)),
+    );
     if (capacities.every((c) => c === 0)) {
       throw new FsError('ENOSPC', `no child node has resources matching ${req.os} ${req.machine}`);
     }
@@ -296,4 +298,3 @@ function isAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-

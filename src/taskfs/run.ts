@@ -39,7 +39,15 @@ export class Run {
   async start(): Promise<void> {
     const { argv, cwd, env, nice, spawner } = this.spec;
     try {
-      this.process = await LeafProcess.start({ argv, cwd, env, nice, spawner, stdout: this.stdout, stderr: this.stderr });
+      this.process = await LeafProcess.start({
+        argv,
+        cwd,
+        env,
+        nice,
+        spawner,
+        stdout: this.stdout,
+        stderr: this.stderr,
+      });
     } catch (err) {
       const e = asFsError(err);
       this.state = 'Fail';

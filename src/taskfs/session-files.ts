@@ -33,15 +33,17 @@ const setting = (name: SettingName): FileEntry => ({
   open: (s, mode) => {
     // OTRUNC (9P) clears, like the truncate FUSE sends for `>`.
     const cleared = mode.truncate ? s.setText(name, '', false) : Promise.resolve();
-    return cleared.then(() => textHandle({
-      text: s.text[name],
-      write: async (data) => {
-        await s.setText(name, data.toString(), true).catch((err) => {
-          s.lastError = (err as Error).message;
-          throw err;
-        });
-      },
-    }));
+    return cleared.then(() =>
+      textHandle({
+        text: s.text[name],
+        write: async (data) => {
+          await s.setText(name, data.toString(), true).catch((err) => {
+            s.lastError = (err as Error).message;
+            throw err;
+          });
+        },
+      }),
+    );
   },
   truncate: (s) => s.setText(name, '', false),
 });
@@ -74,7 +76,8 @@ export const sessionFiles: readonly FileEntry[] = [
       return {
         read: (o, n, sig) => (out ? out.read(o, n, sig) : Promise.reject(new FsError('EBADF', 'not open for reading'))),
         readInto: out?.readInto && ((t, o, sig) => out.readInto!(t, o, sig)),
-        write: (d, o, sig) => (inp ? inp.write(d, o, sig) : Promise.reject(new FsError('EBADF', 'not open for writing'))),
+        write: (d, o, sig) =>
+          inp ? inp.write(d, o, sig) : Promise.reject(new FsError('EBADF', 'not open for writing')),
         close: async () => {
           await Promise.allSettled([out?.close(), inp?.close()]);
         },
@@ -94,17 +97,20 @@ export function sessionQid(serial: number, index: number): bigint {
 }
 
 export function sessionDir(session: Session, name: string): Node {
-  const files = sessionFiles.map((f, i) => [
-    f.name,
-    new SyntheticFile({
-      name: f.name,
-      qidPath: sessionQid(session.serial, i + 1),
-      perm: f.perm,
-      open: (mode) => counted(session, f, mode),
-      length: f.length ? () => f.length!(session) : undefined,
-      truncate: f.truncate ? () => f.truncate!(session) : undefined,
-    }),
-  ] as const);
+  const files = sessionFiles.map(
+    (f, i) =>
+      [
+        f.name,
+        new SyntheticFile({
+          name: f.name,
+          qidPath: sessionQid(session.serial, i + 1),
+          perm: f.perm,
+          open: (mode) => counted(session, f, mode),
+          length: f.length ? () => f.length!(session) : undefined,
+          truncate: f.truncate ? () => f.truncate!(session) : undefined,
+        }),
+      ] as const,
+  );
   const fileByName = new Map<string, Node>(files);
   return new SyntheticDir({
     name,
@@ -165,7 +171,9 @@ function outputLength(session: Session, name: 'stdout' | 'stderr'): number | Pro
 }
 
 async function childrenLength(session: Session, name: 'stdout' | 'stderr'): Promise<number> {
-  const sizes = await Promise.all(session.children.map(async (c) => (await (await c.dir.walk?.(name))?.stat())?.length ?? 0));
+  const sizes = await Promise.all(
+    session.children.map(async (c) => (await (await c.dir.walk?.(name))?.stat())?.length ?? 0),
+  );
   return sizes.reduce((a, b) => a + b, 0);
 }
 
@@ -187,11 +195,13 @@ async function stdinHandle(session: Session): Promise<OpenFile> {
 
 async function openChildren(session: Session, name: string, mode: OpenMode): Promise<OpenFile[]> {
   // In parallel: for children on other nodes each open is two round trips.
-  const results = await Promise.allSettled(session.children.map(async (child) => {
-    const node = await child.dir.walk?.(name);
-    if (!node?.open) throw new FsError('EIO', `child has no ${name}`);
-    return node.open(mode);
-  }));
+  const results = await Promise.allSettled(
+    session.children.map(async (child) => {
+      const node = await child.dir.walk?.(name);
+      if (!node?.open) throw new FsError('EIO', `child has no ${name}`);
+      return node.open(mode);
+    }),
+  );
   const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

@@ -63,7 +63,11 @@ export class Session {
   private pendingEof = false;
   private stdinChain: Promise<void> = Promise.resolve();
 
-  constructor(readonly node: TaskNode, readonly id: number, readonly serial: number) {}
+  constructor(
+    readonly node: TaskNode,
+    readonly id: number,
+    readonly serial: number,
+  ) {}
 
   get state(): SessionState {
     if (this.reservation === 'none') return this.released ? 'Closed' : 'Unreserved';
@@ -123,7 +127,10 @@ export class Session {
   /** `wipe` and `rmdir` by a user: refused for a leaf its parent holds. */
   async wipe(): Promise<void> {
     if (this.boundIn) {
-      throw new FsError('EBUSY', `session ${this.id} is leaf ${this.boundIn.index} of session ${this.boundIn.parent.id}: wipe that instead`);
+      throw new FsError(
+        'EBUSY',
+        `session ${this.id} is leaf ${this.boundIn.index} of session ${this.boundIn.parent.id}: wipe that instead`,
+      );
     }
     await this.remove();
   }
@@ -163,7 +170,10 @@ export class Session {
     if (req.grow) {
       if (this.reservation === 'self') throw new FsError('EBUSY', 'res +N: this session is itself a leaf');
     } else if (this.reservation !== 'none') {
-      throw new FsError('EBUSY', `already reserved (${this.isInner ? `${this.children.length} children` : 'res 0'}); wipe first`);
+      throw new FsError(
+        'EBUSY',
+        `already reserved (${this.isInner ? `${this.children.length} children` : 'res 0'}); wipe first`,
+      );
     }
     if (req.count === 0) {
       if (req.grow) return;
@@ -282,7 +292,11 @@ export class Session {
     }
     // Before the exec, bytes wait here, up to a bound; past it the writer
     // waits for the exec, as a writer to a pipe waits for its reader.
-    while (!this.run?.process && this.pendingBytes() + data.length > PENDING_STDIN_MAX && this.pendingStdin.length > 0) {
+    while (
+      !this.run?.process &&
+      this.pendingBytes() + data.length > PENDING_STDIN_MAX &&
+      this.pendingStdin.length > 0
+    ) {
       if (this.released || this.removed) throw new FsError('EIO', 'stdin: the session was released');
       await park(this.runWaiters, (wake) => wake);
     }
@@ -319,7 +333,8 @@ export class Session {
   private applyNs(text: string): void {
     for (const line of text.split('\n')) {
       const words = tokenize(line);
-      if (words[0] === 'cd') this.dir = isAbsolute(words[1]!) ? words[1]! : resolvePath(this.node.defaultDir, words[1]!);
+      if (words[0] === 'cd')
+        this.dir = isAbsolute(words[1]!) ? words[1]! : resolvePath(this.node.defaultDir, words[1]!);
     }
   }
 
@@ -328,8 +343,9 @@ export class Session {
     for (const name of ['env', 'args', 'ns'] as const) {
       if (this.text[name] !== '') await pushText(child, name, this.text[name]);
     }
-    const lines = [this.dir ? `dir ${quote(this.dir)}` : '', this.nice !== undefined ? `nice ${this.nice}` : '']
-      .filter((l) => l !== '');
+    const lines = [this.dir ? `dir ${quote(this.dir)}` : '', this.nice !== undefined ? `nice ${this.nice}` : ''].filter(
+      (l) => l !== '',
+    );
     if (lines.length > 0) await child.ctl.write(Buffer.from(lines.join('\n') + '\n'), 0);
   }
 
@@ -340,7 +356,11 @@ export class Session {
   }
 
   private processEnv(): Record<string, string> {
-    const env: Record<string, string> = { ...this.node.baseEnv, ...parseEnv(this.node.envText), ...parseEnv(this.text.env) };
+    const env: Record<string, string> = {
+      ...this.node.baseEnv,
+      ...parseEnv(this.node.envText),
+      ...parseEnv(this.text.env),
+    };
     env.TASKFS_RANK = String(this.rank);
     env.TASKFS_SIZE = String(this.size);
     const mount = this.node.mountpoint;

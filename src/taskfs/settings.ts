@@ -18,7 +18,11 @@ export function parseEnv(text: string): Record<string, string> {
 
 export function validateSetting(name: SettingName, text: string): void {
   // A NUL cannot reach a process (argv and environ are C strings): refuse it here, not at every exec.
-  if (text.includes('\0')) throw new FsError('EINVAL', `${name}: a NUL byte cannot be part of ${name === 'env' ? 'the environment' : 'a command'}`);
+  if (text.includes('\0'))
+    throw new FsError(
+      'EINVAL',
+      `${name}: a NUL byte cannot be part of ${name === 'env' ? 'the environment' : 'a command'}`,
+    );
   if (name === 'args') {
     tokenize(text.replace(/\n/g, ' '));
     return;
@@ -27,11 +31,15 @@ export function validateSetting(name: SettingName, text: string): void {
     if (name === 'env' && !envLine.test(line)) throw new FsError('EINVAL', `env: not NAME=value: ${line}`);
     if (name === 'ns') {
       const words = tokenize(line);
-      if (words[0] !== 'cd' || words.length !== 2) throw new FsError('EINVAL', `ns: unknown line (only "cd DIR"): ${line}`);
+      if (words[0] !== 'cd' || words.length !== 2)
+        throw new FsError('EINVAL', `ns: unknown line (only "cd DIR"): ${line}`);
     }
   }
 }
 
 function lines(text: string): string[] {
-  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }

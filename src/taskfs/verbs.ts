@@ -39,8 +39,10 @@ export async function ctlWrite(session: Session, text: string): Promise<void> {
       if (words.length === 0) continue;
       const [name, ...rest] = words as [string, ...string[]];
       const verb = verbs[name];
-      if (!verb) throw new FsError('EINVAL', `unknown ctl verb: ${name.length > 40 ? name.slice(0, 40) + '...' : name}`);
-      if (rest.length < verb.words[0] || rest.length > verb.words[1]) throw new FsError('EINVAL', `usage: ${verb.usage}`);
+      if (!verb)
+        throw new FsError('EINVAL', `unknown ctl verb: ${name.length > 40 ? name.slice(0, 40) + '...' : name}`);
+      if (rest.length < verb.words[0] || rest.length > verb.words[1])
+        throw new FsError('EINVAL', `usage: ${verb.usage}`);
       await verb.run(session, rest);
     }
   } catch (err) {
@@ -54,7 +56,11 @@ function parseRes([n, os = '*', machine = '*']: string[], max: number) {
   const m = /^(\+?)(\d+)$/.exec(n!);
   if (!m) throw new FsError('EINVAL', `res: bad count ${JSON.stringify(n)}: want a whole number N or +N`);
   const count = Number(m[2]);
-  if (count > max) throw new FsError('ENOSPC', `res: ${count} leaves is more than the limit of ${max} per reservation (limit leaves N)`);
+  if (count > max)
+    throw new FsError(
+      'ENOSPC',
+      `res: ${count} leaves is more than the limit of ${max} per reservation (limit leaves N)`,
+    );
   return { count, grow: m[1] === '+', os, machine };
 }
 

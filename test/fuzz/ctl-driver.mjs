@@ -62,14 +62,28 @@ async function writeOnce(path, data, flags) {
 }
 
 /** Errnos ctl text is expected to fail with; after any other, err is kept for the report. */
-const EXPECTED = new Set(['EINVAL', 'ENOENT', 'EBUSY', 'ENOSPC', 'EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ENAMETOOLONG', 'E2BIG']);
+const EXPECTED = new Set([
+  'EINVAL',
+  'ENOENT',
+  'EBUSY',
+  'ENOSPC',
+  'EACCES',
+  'EPERM',
+  'EISDIR',
+  'ENOTDIR',
+  'ENAMETOOLONG',
+  'E2BIG',
+]);
 
 async function noteErr(key, n, write) {
   try {
     await write();
   } catch (err) {
     if (report.errTexts.length < 50 && !EXPECTED.has(err.code)) {
-      const text = await readWhole(`${mnt}/${n}/err`).then((b) => b.toString(), (e) => `(err unreadable: ${e.code})`);
+      const text = await readWhole(`${mnt}/${n}/err`).then(
+        (b) => b.toString(),
+        (e) => `(err unreadable: ${e.code})`,
+      );
       report.errTexts.push(`${key}: ${err.code}: ${text.slice(0, 300)}`);
     }
     throw err;
@@ -127,7 +141,9 @@ async function runLane(ops) {
           const h = holds.get(o.slot);
           const n = await sessionOf(o.slot);
           const data = Buffer.from(o.data, 'base64');
-          await noteErr(key, n, () => (h ? h.fh.write(data, 0, data.length, 0) : writeOnce(`${mnt}/${n}/ctl`, data, fsc.O_WRONLY)));
+          await noteErr(key, n, () =>
+            h ? h.fh.write(data, 0, data.length, 0) : writeOnce(`${mnt}/${n}/ctl`, data, fsc.O_WRONLY),
+          );
           break;
         }
         case 'write': {

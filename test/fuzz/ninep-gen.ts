@@ -13,7 +13,18 @@
 import { NinepFormatError, pack, unpack } from '../../src/ninep/codec.js';
 import { negotiateVersion } from '../../src/ninep/connection.js';
 import {
-  DEFAULT_MSIZE, HEADER_SIZE, MAXWELEM, MIN_MSIZE, NOFID, NOTAG, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE,
+  DEFAULT_MSIZE,
+  HEADER_SIZE,
+  MAXWELEM,
+  MIN_MSIZE,
+  NOFID,
+  NOTAG,
+  OEXEC,
+  ORCLOSE,
+  ORDWR,
+  OREAD,
+  OTRUNC,
+  OWRITE,
   VERSION_9P2000,
 } from '../../src/ninep/constants.js';
 import type { Message, Stat } from '../../src/ninep/messages.js';
@@ -24,19 +35,61 @@ import type { Prng } from './prng.js';
 
 const ROOT_FILES = ['clone', 'ctl', 'arch', 'status', 'env', 'ns'] as const;
 const ROOT_DIRS = ['fs', 'nodes'] as const;
-const SESSION_FILES = ['ctl', 'args', 'env', 'ns', 'stdin', 'stdout', 'stderr', 'stdio', 'status', 'wait', 'topology', 'err'] as const;
+const SESSION_FILES = [
+  'ctl',
+  'args',
+  'env',
+  'ns',
+  'stdin',
+  'stdout',
+  'stderr',
+  'stdio',
+  'status',
+  'wait',
+  'topology',
+  'err',
+] as const;
 const READ_ONLY = new Set(['arch', 'status', 'stdout', 'stderr', 'wait', 'topology', 'err']);
 const GARBAGE_NAMES = [
-  '', '.', 'a/b', '/', 'x\0y', 'nosuch', 'n'.repeat(300), '日本', '\uFEFF', '-1', '00', ' 0', '0 ', '1e1',
-  '4294967296', 'CLONE', 'clone\n', '...',
+  '',
+  '.',
+  'a/b',
+  '/',
+  'x\0y',
+  'nosuch',
+  'n'.repeat(300),
+  '日本',
+  '\uFEFF',
+  '-1',
+  '00',
+  ' 0',
+  '0 ',
+  '1e1',
+  '4294967296',
+  'CLONE',
+  'clone\n',
+  '...',
 ];
 /** The sentinel that ends each round; fuzz frames never use this fid. */
 export const SENTINEL_TAG = 0xfffe;
 export const SENTINEL_FID = 0xfffffffe;
 
 type Kind =
-  | 'root' | 'dir' | 'sessiondir' | 'clone' | 'nodectl' | 'nodeenv' | 'nodens' | 'ro'
-  | 'ctl' | 'args' | 'env' | 'ns' | 'stdin' | 'stdio' | 'unknown';
+  | 'root'
+  | 'dir'
+  | 'sessiondir'
+  | 'clone'
+  | 'nodectl'
+  | 'nodeenv'
+  | 'nodens'
+  | 'ro'
+  | 'ctl'
+  | 'args'
+  | 'env'
+  | 'ns'
+  | 'stdin'
+  | 'stdio'
+  | 'unknown';
 
 interface FidModel {
   path: string[];
@@ -131,7 +184,10 @@ function isDirKind(k: Kind): boolean {
 function plausibleChild(k: Kind, n: string): boolean {
   // Sessions 0..3 most likely exist (clone hands out the lowest free
   // number), and a reserved session's first children.
-  if (k === 'root') return (ROOT_FILES as readonly string[]).includes(n) || (ROOT_DIRS as readonly string[]).includes(n) || /^[0-3]$/.test(n);
+  if (k === 'root')
+    return (
+      (ROOT_FILES as readonly string[]).includes(n) || (ROOT_DIRS as readonly string[]).includes(n) || /^[0-3]$/.test(n)
+    );
   if (k === 'sessiondir') return (SESSION_FILES as readonly string[]).includes(n) || /^[01]$/.test(n);
   return false;
 }
@@ -141,15 +197,22 @@ function kindOf(path: readonly string[]): Kind {
   const [first, ...rest] = path as [string, ...string[]];
   if (rest.length === 0) {
     switch (first) {
-      case 'clone': return 'clone';
-      case 'ctl': return 'nodectl';
-      case 'env': return 'nodeenv';
-      case 'ns': return 'nodens';
+      case 'clone':
+        return 'clone';
+      case 'ctl':
+        return 'nodectl';
+      case 'env':
+        return 'nodeenv';
+      case 'ns':
+        return 'nodens';
       case 'arch':
-      case 'status': return 'ro';
+      case 'status':
+        return 'ro';
       case 'fs':
-      case 'nodes': return 'dir';
-      default: return /^\d+$/.test(first) ? 'sessiondir' : 'unknown';
+      case 'nodes':
+        return 'dir';
+      default:
+        return /^\d+$/.test(first) ? 'sessiondir' : 'unknown';
     }
   }
   if (!/^\d+$/.test(first)) return 'unknown';
@@ -167,7 +230,8 @@ function predictOpen(k: Kind, mode: number): FidModel['open'] {
   const access = mode & 3;
   const read = access === OREAD || access === ORDWR || access === OEXEC;
   const write = access === OWRITE || access === ORDWR;
-  if (isDirKind(k)) return access === OREAD && (mode & OTRUNC) === 0 ? { read: true, write: false, dir: true } : undefined;
+  if (isDirKind(k))
+    return access === OREAD && (mode & OTRUNC) === 0 ? { read: true, write: false, dir: true } : undefined;
   if (k === 'unknown') return undefined;
   if (k === 'ro' && (write || (mode & OTRUNC) !== 0)) return undefined;
   if (k === 'stdin' && read) return undefined;
@@ -191,7 +255,12 @@ export class FrameGen {
     const endWithFatal = this.r.chance(pFatalEnd);
     // Each round leans one way, so that state builds up over rounds:
     // walks bind fids, opens open them, I/O writes ctl text and reads.
-    const focus = this.r.weighted<Focus>([[3, 'walk'], [3, 'open'], [5, 'io'], [2, 'mixed']]);
+    const focus = this.r.weighted<Focus>([
+      [3, 'walk'],
+      [3, 'open'],
+      [5, 'io'],
+      [2, 'mixed'],
+    ]);
     let maxSize = model.maxSize;
     let later: Message[] = [];
     for (let tries = 0; out.length < target && tries < target * 4; tries++) {
@@ -220,18 +289,38 @@ export class FrameGen {
   /** The preamble of a well-behaved connection: Tversion and Tattach of fid 0. */
   preamble(model: ConnModel): Frame[] {
     const r = this.r;
-    const msize = r.weighted([[6, DEFAULT_MSIZE], [2, 8192], [1, MIN_MSIZE + r.int(0, 2000)], [1, 0xffffffff]] as const);
-    const version = r.weighted([[8, '9P2000'], [1, '9P2000.u'], [1, '9P2000.L']] as const);
+    const msize = r.weighted([
+      [6, DEFAULT_MSIZE],
+      [2, 8192],
+      [1, MIN_MSIZE + r.int(0, 2000)],
+      [1, 0xffffffff],
+    ] as const);
+    const version = r.weighted([
+      [8, '9P2000'],
+      [1, '9P2000.u'],
+      [1, '9P2000.L'],
+    ] as const);
     const msgs: Message[] = [
       { type: 'Tversion', tag: NOTAG, msize, version },
-      { type: 'Tattach', tag: this.tag(model), fid: 0, afid: NOFID, uname: r.pick(['glenda', 'root', '', 'ü']), aname: r.pick(['', '/', 'x']) },
+      {
+        type: 'Tattach',
+        tag: this.tag(model),
+        fid: 0,
+        afid: NOFID,
+        uname: r.pick(['glenda', 'root', '', 'ü']),
+        aname: r.pick(['', '/', 'x']),
+      },
     ];
     model.apply(msgs);
     return msgs.map((msg) => ({ bytes: pack(msg), cls: 'valid' as const, fatal: false, desync: false, msg }));
   }
 
   private frame(model: ConnModel, maxSize: number, focus: Focus): Frame {
-    const cls = this.r.weighted<FrameClass>([[70, 'valid'], [22, 'mutated'], [8, 'random']]);
+    const cls = this.r.weighted<FrameClass>([
+      [70, 'valid'],
+      [22, 'mutated'],
+      [8, 'random'],
+    ]);
     let bytes: Buffer;
     if (cls === 'valid') bytes = this.validBytes(model, focus);
     else if (cls === 'mutated') bytes = this.mutate(this.validBytes(model, focus), maxSize);
@@ -266,9 +355,15 @@ export class FrameGen {
   /** A fid the model holds (matching `want`, the root only if `root`), now and then any fid at all. */
   private fid(model: ConnModel, want: (f: FidModel) => boolean = () => true, root = true): number {
     const r = this.r;
-    const known = [...model.fids.entries()].filter(([n, f]) => want(f) && (root || n !== 0 || r.chance(0.05))).map(([n]) => n);
+    const known = [...model.fids.entries()]
+      .filter(([n, f]) => want(f) && (root || n !== 0 || r.chance(0.05)))
+      .map(([n]) => n);
     if (known.length > 0 && r.chance(0.9)) return r.pick(known);
-    return r.weighted<() => number>([[6, () => r.int(0, 15)], [1, () => NOFID], [1, () => (r.u32() === SENTINEL_FID ? 0 : r.u32())]])();
+    return r.weighted<() => number>([
+      [6, () => r.int(0, 15)],
+      [1, () => NOFID],
+      [1, () => (r.u32() === SENTINEL_FID ? 0 : r.u32())],
+    ])();
   }
 
   /** Mostly a fid the model does not hold yet, so the walk can bind it. */
@@ -308,17 +403,33 @@ export class FrameGen {
     switch (op) {
       case 'Tversion': {
         const msize = r.weighted<() => number>([
-          [6, () => DEFAULT_MSIZE], [2, () => r.int(MIN_MSIZE, 65536)], [1, () => r.int(0, MIN_MSIZE - 1)],
-          [1, () => 0xffffffff], [1, () => 7],
+          [6, () => DEFAULT_MSIZE],
+          [2, () => r.int(MIN_MSIZE, 65536)],
+          [1, () => r.int(0, MIN_MSIZE - 1)],
+          [1, () => 0xffffffff],
+          [1, () => 7],
         ])();
-        const version = r.weighted([[10, '9P2000'], [1, '9P2000.u'], [1, '9P2000.L'], [1, '9P'], [1, '9P1999'], [1, ''], [1, 'x'.repeat(300)], [1, '9P99999999999999999999'], [1, '9P2000.x.y']] as const);
+        const version = r.weighted([
+          [10, '9P2000'],
+          [1, '9P2000.u'],
+          [1, '9P2000.L'],
+          [1, '9P'],
+          [1, '9P1999'],
+          [1, ''],
+          [1, 'x'.repeat(300)],
+          [1, '9P99999999999999999999'],
+          [1, '9P2000.x.y'],
+        ] as const);
         return { type: 'Tversion', tag: r.chance(0.8) ? NOTAG : tag, msize, version };
       }
       case 'Tattach':
         return {
-          type: 'Tattach', tag, fid: model.fids.size === 0 && r.chance(0.7) ? 0 : r.chance(0.7) ? this.newfid(model) : this.fid(model),
+          type: 'Tattach',
+          tag,
+          fid: model.fids.size === 0 && r.chance(0.7) ? 0 : r.chance(0.7) ? this.newfid(model) : this.fid(model),
           afid: r.chance(0.9) ? NOFID : r.pick([0, 1, r.u32()]),
-          uname: this.text(), aname: this.text(),
+          uname: this.text(),
+          aname: this.text(),
         };
       case 'Twalk': {
         const fid = this.fid(model, (f) => !f.open && isDirKind(kindOf(f.path)));
@@ -330,7 +441,10 @@ export class FrameGen {
         const fid = this.fid(model, (f) => !f.open && f.path.length > 0, false);
         const k = kindOf(model.fids.get(fid)?.path ?? ['?']);
         const mode = r.weighted<() => number>([
-          [8, () => (k === 'ro' || isDirKind(k) ? OREAD : k === 'stdin' ? OWRITE : r.pick([ORDWR, ORDWR, OWRITE, OREAD]))],
+          [
+            8,
+            () => (k === 'ro' || isDirKind(k) ? OREAD : k === 'stdin' ? OWRITE : r.pick([ORDWR, ORDWR, OWRITE, OREAD])),
+          ],
           [2, () => r.pick([OREAD, OWRITE, ORDWR, OEXEC]) | (r.chance(0.5) ? OTRUNC : 0)],
           [1, () => r.pick([ORCLOSE, ORDWR | ORCLOSE, 0x20, 0x80, 0xff, 0x04])],
         ])();
@@ -341,14 +455,24 @@ export class FrameGen {
         const dir = !!model.fids.get(fid)?.open?.dir;
         const offset = r.chance(dir ? 0.8 : 0.6) ? 0n : r.chance(0.5) ? BigInt(r.int(1, 300)) : r.u64();
         const count = r.weighted<() => number>([
-          [6, () => r.pick([8192, 4096, 64, 1])], [2, () => r.int(0, 200)], [1, () => 0], [1, () => 0xffffffff],
-          [1, () => DEFAULT_MSIZE], [1, () => r.u32()],
+          [6, () => r.pick([8192, 4096, 64, 1])],
+          [2, () => r.int(0, 200)],
+          [1, () => 0],
+          [1, () => 0xffffffff],
+          [1, () => DEFAULT_MSIZE],
+          [1, () => r.u32()],
         ])();
         return { type: 'Tread', tag, fid, offset, count };
       }
       case 'Twrite': {
         const fid = this.fid(model, (f) => !!f.open?.write);
-        return { type: 'Twrite', tag, fid, offset: r.chance(0.8) ? 0n : r.u64(), data: this.writeData(model.fids.get(fid)?.path) };
+        return {
+          type: 'Twrite',
+          tag,
+          fid,
+          offset: r.chance(0.8) ? 0n : r.u64(),
+          data: this.writeData(model.fids.get(fid)?.path),
+        };
       }
       case 'Tclunk':
         return { type: 'Tclunk', tag, fid: this.fid(model, undefined, false) };
@@ -359,7 +483,11 @@ export class FrameGen {
       case 'Twstat':
         return { type: 'Twstat', tag, fid: this.fid(model), stat: this.wstat() };
       case 'Tflush':
-        return { type: 'Tflush', tag, oldtag: model.recentTags.length && r.chance(0.7) ? r.pick(model.recentTags) : r.int(0, 0xffff) };
+        return {
+          type: 'Tflush',
+          tag,
+          oldtag: model.recentTags.length && r.chance(0.7) ? r.pick(model.recentTags) : r.int(0, 0xffff),
+        };
       case 'Tauth':
         return { type: 'Tauth', tag, afid: r.u32(), uname: this.text(), aname: this.text() };
       case 'Tcreate':
@@ -395,7 +523,13 @@ export class FrameGen {
       }
       if (k === 'sessiondir') return r.chance(0.8) ? [r.pick(SESSION_FILES)] : [String(r.int(0, 1))];
     }
-    const n = r.weighted([[2, 0], [8, 1], [5, 2], [2, 3], [1, r.int(4, MAXWELEM)]] as const);
+    const n = r.weighted([
+      [2, 0],
+      [8, 1],
+      [5, 2],
+      [2, 3],
+      [1, r.int(4, MAXWELEM)],
+    ] as const);
     const wnames: string[] = [];
     let at = [...from];
     for (let i = 0; i < n; i++) {
@@ -411,7 +545,17 @@ export class FrameGen {
     const k = kindOf(at);
     return r.weighted<() => string>([
       [k === 'root' ? 10 : 1, () => r.pick([...ROOT_FILES, ...ROOT_DIRS, 'clone', 'clone'])],
-      [k === 'root' ? 8 : 2, () => String(r.weighted([[12, r.int(0, 3)], [2, r.int(4, 12)], [1, r.int(13, 99)]] as const))],
+      [
+        k === 'root' ? 8 : 2,
+        () =>
+          String(
+            r.weighted([
+              [12, r.int(0, 3)],
+              [2, r.int(4, 12)],
+              [1, r.int(13, 99)],
+            ] as const),
+          ),
+      ],
       [k === 'sessiondir' ? 14 : 1, () => r.pick(SESSION_FILES)],
       [3, () => '..'],
       [2, () => r.pick(GARBAGE_NAMES)],
@@ -423,16 +567,24 @@ export class FrameGen {
     if (r.chance(0.1)) return r.bytes(r.int(0, 300));
     switch (path ? kindOf(path) : 'unknown') {
       case 'clone':
-      case 'ctl': return this.ctl.sessionCtl(r);
+      case 'ctl':
+        return this.ctl.sessionCtl(r);
       case 'nodectl':
-      case 'nodens': return this.ctl.nodeCtl(r);
-      case 'nodeenv': return this.ctl.env(r, true);
-      case 'env': return this.ctl.env(r);
-      case 'args': return this.ctl.args(r);
-      case 'ns': return this.ctl.ns(r);
+      case 'nodens':
+        return this.ctl.nodeCtl(r);
+      case 'nodeenv':
+        return this.ctl.env(r, true);
+      case 'env':
+        return this.ctl.env(r);
+      case 'args':
+        return this.ctl.args(r);
+      case 'ns':
+        return this.ctl.ns(r);
       case 'stdin':
-      case 'stdio': return this.ctl.stdin(r);
-      default: return r.chance(0.5) ? this.ctl.stdin(r) : Buffer.from('frobnicate\n');
+      case 'stdio':
+        return this.ctl.stdin(r);
+      default:
+        return r.chance(0.5) ? this.ctl.stdin(r) : Buffer.from('frobnicate\n');
     }
   }
 
@@ -447,15 +599,32 @@ export class FrameGen {
       [1, () => ({ ...st, mode: r.u32() })],
       [1, () => ({ ...st, uid: 'glenda', gid: 'sys' })],
       [1, () => ({ ...st, mtime: r.u32(), atime: 0 })],
-      [1, () => ({ type: r.int(0, 0xffff), dev: r.u32(), qid: { type: r.int(0, 255), version: r.u32(), path: r.u64() }, mode: r.u32(), atime: r.u32(), mtime: r.u32(), length: r.u64(), name: this.text(), uid: this.text(), gid: this.text(), muid: this.text() })],
+      [
+        1,
+        () => ({
+          type: r.int(0, 0xffff),
+          dev: r.u32(),
+          qid: { type: r.int(0, 255), version: r.u32(), path: r.u64() },
+          mode: r.u32(),
+          atime: r.u32(),
+          mtime: r.u32(),
+          length: r.u64(),
+          name: this.text(),
+          uid: this.text(),
+          gid: this.text(),
+          muid: this.text(),
+        }),
+      ],
     ])();
   }
 
   private text(): string {
     const r = this.r;
     return r.weighted<() => string>([
-      [5, () => ''], [3, () => r.pick(['glenda', 'none', 'x', '..', '/', 'a/b', 'ü', '\u{1F600}'])],
-      [1, () => 'q'.repeat(r.int(200, 3000))], [1, () => String.fromCharCode(...Array.from({ length: r.int(1, 20) }, () => r.int(1, 0x7f)))],
+      [5, () => ''],
+      [3, () => r.pick(['glenda', 'none', 'x', '..', '/', 'a/b', 'ü', '\u{1F600}'])],
+      [1, () => 'q'.repeat(r.int(200, 3000))],
+      [1, () => String.fromCharCode(...Array.from({ length: r.int(1, 20) }, () => r.int(1, 0x7f)))],
     ])();
   }
 
@@ -464,12 +633,25 @@ export class FrameGen {
   private mutate(frame: Buffer, maxSize: number): Buffer {
     const r = this.r;
     let b: Buffer = Buffer.from(frame);
-    const n = r.weighted([[6, 1], [3, 2], [1, 3]] as const);
+    const n = r.weighted([
+      [6, 1],
+      [3, 2],
+      [1, 3],
+    ] as const);
     for (let i = 0; i < n; i++) {
       const fix = r.chance(0.5);
       const m = r.weighted<string>([
-        [6, 'bitflip'], [3, 'byteset'], [2, 'truncate'], [2, 'extend'], [2, 'sizelie'], [2, 'insert'],
-        [1, 'u16lie'], [1, 'u32lie'], [1, 'type'], [1, 'splice'], [1, 'delete'],
+        [6, 'bitflip'],
+        [3, 'byteset'],
+        [2, 'truncate'],
+        [2, 'extend'],
+        [2, 'sizelie'],
+        [2, 'insert'],
+        [1, 'u16lie'],
+        [1, 'u32lie'],
+        [1, 'type'],
+        [1, 'splice'],
+        [1, 'delete'],
       ]);
       switch (m) {
         case 'bitflip': {
@@ -494,7 +676,23 @@ export class FrameGen {
           break;
         case 'sizelie':
           if (b.length >= 4) {
-            b.writeUInt32LE(r.pick([0, 1, 4, 6, 7, b.length - 1, b.length + 1, b.length + r.int(2, 1000), maxSize, maxSize + 1, 0xffffffff, r.u32()]) >>> 0, 0);
+            b.writeUInt32LE(
+              r.pick([
+                0,
+                1,
+                4,
+                6,
+                7,
+                b.length - 1,
+                b.length + 1,
+                b.length + r.int(2, 1000),
+                maxSize,
+                maxSize + 1,
+                0xffffffff,
+                r.u32(),
+              ]) >>> 0,
+              0,
+            );
           }
           break;
         case 'insert': {
@@ -511,13 +709,23 @@ export class FrameGen {
         }
         case 'u16lie':
           // A count or string length in the body claims something else.
-          if (b.length >= HEADER_SIZE + 2) b.writeUInt16LE(r.pick([0, 1, 0xffff, 0x8000, 17, 16, r.int(0, 0xffff)]), r.int(HEADER_SIZE, b.length - 2));
+          if (b.length >= HEADER_SIZE + 2)
+            b.writeUInt16LE(r.pick([0, 1, 0xffff, 0x8000, 17, 16, r.int(0, 0xffff)]), r.int(HEADER_SIZE, b.length - 2));
           break;
         case 'u32lie':
-          if (b.length >= HEADER_SIZE + 4) b.writeUInt32LE(r.pick([0, 1, 0xffffffff, 0x80000000, DEFAULT_MSIZE, r.u32()]) >>> 0, r.int(HEADER_SIZE, b.length - 4));
+          if (b.length >= HEADER_SIZE + 4)
+            b.writeUInt32LE(
+              r.pick([0, 1, 0xffffffff, 0x80000000, DEFAULT_MSIZE, r.u32()]) >>> 0,
+              r.int(HEADER_SIZE, b.length - 4),
+            );
           break;
         case 'type':
-          if (b.length > 4) b[4] = r.weighted([[3, r.int(100, 127)], [1, 106], [1, r.int(0, 255)]] as const);
+          if (b.length > 4)
+            b[4] = r.weighted([
+              [3, r.int(100, 127)],
+              [1, 106],
+              [1, r.int(0, 255)],
+            ] as const);
           break;
         default: {
           // The front of this frame with the tail of another message.
@@ -536,13 +744,25 @@ export class FrameGen {
     const r = this.r;
     if (r.chance(0.4)) {
       // A T-message of fixed layout with a random body: it parses.
-      const [type, n] = r.pick([[108, 2], [112, 5], [116, 16], [120, 4], [122, 4], [124, 4]] as const);
+      const [type, n] = r.pick([
+        [108, 2],
+        [112, 5],
+        [116, 16],
+        [120, 4],
+        [122, 4],
+        [124, 4],
+      ] as const);
       const b = r.bytes(HEADER_SIZE + n);
       b.writeUInt32LE(b.length, 0);
       b[4] = type;
       return b;
     }
-    const len = r.weighted<() => number>([[6, () => r.int(HEADER_SIZE, 64)], [3, () => r.int(65, 1024)], [1, () => r.int(1025, Math.min(maxSize, 70_000))], [1, () => r.int(0, HEADER_SIZE - 1)]])();
+    const len = r.weighted<() => number>([
+      [6, () => r.int(HEADER_SIZE, 64)],
+      [3, () => r.int(65, 1024)],
+      [1, () => r.int(1025, Math.min(maxSize, 70_000))],
+      [1, () => r.int(0, HEADER_SIZE - 1)],
+    ])();
     const b = r.bytes(len);
     if (len >= 4) b.writeUInt32LE(r.chance(0.9) ? len : r.int(0, len + 100), 0);
     if (len >= 5 && r.chance(0.7)) b[4] = r.pick(Object.values(layouts).map((l) => l.id));

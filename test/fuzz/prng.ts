@@ -98,4 +98,5 @@ export function envNumber(name: string, fallback: number): number {
  * escaped as the reason of an Rerror or of a failed write), never from an
  * FsError the tree meant to raise.
  */
-export const INTERNAL_ERROR = /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|Cannot set prop|is not a function|is not iterable|is not defined|Maximum call stack|Invalid (string|array) length/;
+export const INTERNAL_ERROR =
+  /TypeError|ReferenceError|RangeError|SyntaxError|Cannot read prop|Cannot set prop|is not a function|is not iterable|is not defined|Maximum call stack|Invalid (string|array) length/;

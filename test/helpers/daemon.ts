@@ -32,7 +32,12 @@ export async function startMount(args: string[] = [], opts: { dir?: string; mnt?
 /** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
 export async function startServe(args: string[] = []): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
-  const d = await startDaemon(['serve', '--listen', 'tcp!127.0.0.1!0', '--workdir', join(dir, 'work'), ...args], dir, '', /listening on (\S+)/);
+  const d = await startDaemon(
+    ['serve', '--listen', 'tcp!127.0.0.1!0', '--workdir', join(dir, 'work'), ...args],
+    dir,
+    '',
+    /listening on (\S+)/,
+  );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
 
@@ -86,17 +91,25 @@ export interface ShResult {
 }
 
 /** Run a shell script; never throws on a non-zero exit (tests look at code). */
-export function sh(script: string, opts: { cwd?: string; timeout?: number; env?: Record<string, string> } = {}): Promise<ShResult> {
+export function sh(
+  script: string,
+  opts: { cwd?: string; timeout?: number; env?: Record<string, string> } = {},
+): Promise<ShResult> {
   return new Promise((resolvePromise) => {
-    execFile('sh', ['-c', script], {
-      cwd: opts.cwd,
-      timeout: opts.timeout ?? 60_000,
-      maxBuffer: 256 * 1024 * 1024,
-      env: { ...process.env, ...opts.env },
-    }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolvePromise({ stdout, stderr, code });
-    });
+    execFile(
+      'sh',
+      ['-c', script],
+      {
+        cwd: opts.cwd,
+        timeout: opts.timeout ?? 60_000,
+        maxBuffer: 256 * 1024 * 1024,
+        env: { ...process.env, ...opts.env },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolvePromise({ stdout, stderr, code });
+      },
+    );
   });
 }
 

@@ -12,7 +12,8 @@ function fuseProblem(): string | undefined {
     return '/dev/fuse is missing';
   }
   try {
-    if (!/libfuse\.so\.2/.test(execFileSync('ldconfig', ['-p'], { encoding: 'utf8' }))) return 'libfuse.so.2 is missing';
+    if (!/libfuse\.so\.2/.test(execFileSync('ldconfig', ['-p'], { encoding: 'utf8' })))
+      return 'libfuse.so.2 is missing';
   } catch {
     return 'ldconfig failed';
   }

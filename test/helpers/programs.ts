@@ -37,5 +37,7 @@ export function requirePrograms(...programs: string[]): void {
   const missing = programs.filter((p) => !onPath(p));
   if (missing.length === 0) return;
   const pkgs = [...new Set(missing.map((p) => table.get(p)!))].join(' ');
-  throw new Error(`test needs ${missing.join(', ')}, not installed: run native-setup/install (apt-get install ${pkgs})`);
+  throw new Error(
+    `test needs ${missing.join(', ')}, not installed: run native-setup/install (apt-get install ${pkgs})`,
+  );
 }

@@ -7,7 +7,17 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 
 const NOFID = 0xffffffff;
-const T = { version: 100, auth: 102, attach: 104, flush: 108, walk: 110, open: 112, read: 116, write: 118, clunk: 120 } as const;
+const T = {
+  version: 100,
+  auth: 102,
+  attach: 104,
+  flush: 108,
+  walk: 110,
+  open: 112,
+  read: 116,
+  write: 118,
+  clunk: 120,
+} as const;
 const RERROR = 107;
 
 export interface Reply {
@@ -49,7 +59,11 @@ export class Raw9p {
   }
 
   /** Send a T-message; resolves with its reply (throws on Rerror unless allowed). */
-  send(type: number, fields: Buffer[], tag = type === T.version ? 0xffff : this.nextTag++): { tag: number; reply: Promise<Reply> } {
+  send(
+    type: number,
+    fields: Buffer[],
+    tag = type === T.version ? 0xffff : this.nextTag++,
+  ): { tag: number; reply: Promise<Reply> } {
     const body = Buffer.concat(fields);
     const head = Buffer.alloc(7);
     head.writeUInt32LE(7 + body.length, 0);

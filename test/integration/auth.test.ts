@@ -91,7 +91,9 @@ describe('nodes with --key', () => {
     expect(await readFile(c, 3, [n, 'stdout'])).toBe('through the keyed child\n'.repeat(2));
     await c.clunk(2);
     // The child warned about the anonymous attach, not about its keyed parent.
-    expect(root.stderr()).toMatch(/taskfs: refused 9P client 127\.0\.0\.1:\d+: attach as user "test" without authentication/);
+    expect(root.stderr()).toMatch(
+      /taskfs: refused 9P client 127\.0\.0\.1:\d+: attach as user "test" without authentication/,
+    );
     expect(child.stderr()).not.toMatch(/refused/);
   });
 
@@ -102,9 +104,14 @@ describe('nodes with --key', () => {
     await c.attach(0);
     await c.walk(0, 1, ['ctl']);
     await c.open(1, OWRITE);
-    const err = await c.write(1, 0, `mount ${child.addr} kid\n`).then(() => '', (e: Error) => e.message);
+    const err = await c.write(1, 0, `mount ${child.addr} kid\n`).then(
+      () => '',
+      (e: Error) => e.message,
+    );
     expect(err).toContain(`${child.addr}: authentication required (give --key)`);
-    expect(child.stderr()).toMatch(/taskfs: refused 9P client 127\.0\.0\.1:\d+: attach as user "\S+" without authentication/);
+    expect(child.stderr()).toMatch(
+      /taskfs: refused 9P client 127\.0\.0\.1:\d+: attach as user "\S+" without authentication/,
+    );
     expect(await readFile(c, 2, ['ns'])).toBe('');
 
     const other = await keyFile('other', 'not the same secret\n');
@@ -113,7 +120,10 @@ describe('nodes with --key', () => {
     await attachWithKey(w, 'not the same secret');
     await w.walk(0, 1, ['ctl']);
     await w.open(1, OWRITE);
-    const err2 = await w.write(1, 0, `mount ${child.addr} kid\n`).then(() => '', (e: Error) => e.message);
+    const err2 = await w.write(1, 0, `mount ${child.addr} kid\n`).then(
+      () => '',
+      (e: Error) => e.message,
+    );
     expect(err2).toContain('authentication failed');
     expect(child.stderr()).toMatch(/authentication failed for user/);
   });
@@ -122,7 +132,9 @@ describe('nodes with --key', () => {
     const loose = await keyFile('loose', 'secret\n', 0o644);
     const r = await refusedStart(`serve --listen 'tcp!127.0.0.1!0' --key ${loose}`);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toBe(`taskfs: key file ${loose} has mode 0644; it must be 0600 or stricter (chmod 600 ${loose})\n`);
+    expect(r.stderr).toBe(
+      `taskfs: key file ${loose} has mode 0644; it must be 0600 or stricter (chmod 600 ${loose})\n`,
+    );
     const empty = await keyFile('empty', '\n');
     const e = await refusedStart(`serve --listen 'tcp!127.0.0.1!0' --key ${empty}`);
     expect(e.code).not.toBe(0);
@@ -148,6 +160,8 @@ describe.skipIf(fuseMissing)('taskfs mount --key', () => {
     expect(await run(`cat nodes/${childName(child.addr)}/status`, { cwd: root.mnt })).toMatch(/^2 Linux /);
     await run(`echo mount ${late.addr} late > ctl`, { cwd: root.mnt });
     expect(await run('cat status', { cwd: root.mnt })).toMatch(/^3 Linux /);
-    expect(await run(`cd $(cat clone) && echo res 3 > ctl && echo exec echo ok > ctl && cat stdout`, { cwd: root.mnt })).toBe('ok\n'.repeat(3));
+    expect(
+      await run(`cd $(cat clone) && echo res 3 > ctl && echo exec echo ok > ctl && cat stdout`, { cwd: root.mnt }),
+    ).toBe('ok\n'.repeat(3));
   });
 });

@@ -9,7 +9,17 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fuseMissing } from '../helpers/fuse.js';
 import { requirePrograms } from '../helpers/programs.js';
-import { isMounted, peakRss, pidsMatching, run, sh, startMount, startServe, stopAll, until } from '../helpers/daemon.js';
+import {
+  isMounted,
+  peakRss,
+  pidsMatching,
+  run,
+  sh,
+  startMount,
+  startServe,
+  stopAll,
+  until,
+} from '../helpers/daemon.js';
 import { OREAD, Raw9p } from '../helpers/raw9p.js';
 
 const marker = () => `${1000 + Math.floor(Math.random() * 9000)}.${process.pid}`;
@@ -26,7 +36,10 @@ describe.skipIf(fuseMissing)('faults', () => {
   it('a process that forks children and exits: its whole process group is cleaned', async () => {
     const d = await startMount();
     const m = marker();
-    const out = await run(`cd $(cat clone) && echo "exec sh -c 'sleep ${m} & echo leader done'" > ctl && cat stdout && cat wait`, { cwd: d.mnt });
+    const out = await run(
+      `cd $(cat clone) && echo "exec sh -c 'sleep ${m} & echo leader done'" > ctl && cat stdout && cat wait`,
+      { cwd: d.mnt },
+    );
     expect(out).toMatch(/^leader done\n\d+ \d+ \d+ \d+ ''\n$/);
     const pgid = Number(out.split('\n')[1]!.split(' ')[0]);
     await until(() => groupGone(pgid), 5000);
@@ -35,10 +48,13 @@ describe.skipIf(fuseMissing)('faults', () => {
 
   it('a leaf that ignores SIGTERM: kill escalates to SIGKILL and the group is gone', async () => {
     const d = await startMount();
-    const out = await run(`cd $(cat clone) && cat > ctl <<'EOF'
+    const out = await run(
+      `cd $(cat clone) && cat > ctl <<'EOF'
 exec sh -c 'trap "" TERM; while :; do sleep 0.1; done'
 EOF
-sleep 0.3; echo kill > ctl; cat wait`, { cwd: d.mnt });
+sleep 0.3; echo kill > ctl; cat wait`,
+      { cwd: d.mnt },
+    );
     expect(out).toMatch(/^\d+ \d+ \d+ \d+ killed\n$/);
     await until(() => groupGone(Number(out.split(' ')[0])), 5000);
   });
@@ -86,12 +102,16 @@ sleep 0.3; echo kill > ctl; cat wait`, { cwd: d.mnt });
   it('the process server killed: its leaves end and say so, the node starts another, the next exec runs', async () => {
     const d = await startMount();
     const marker = `${Date.now() % 100000}.${process.pid}`;
-    const n = (await run(`n=$(cat clone); echo $n; echo res 2 > $n/ctl; echo exec sleep ${marker} > $n/ctl`, { cwd: d.mnt })).trim();
+    const n = (
+      await run(`n=$(cat clone); echo $n; echo res 2 > $n/ctl; echo exec sleep ${marker} > $n/ctl`, { cwd: d.mnt })
+    ).trim();
     await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 2, 5000);
     const server = Number((await run(`pgrep -P ${d.proc.pid} -f taskfs-spawnd`)).trim());
     process.kill(server, 'SIGKILL');
     // The leaves die with it (parent-death signal), and their waits say how.
-    expect(await run(`cat ${n}/wait`, { cwd: d.mnt, timeout: 10_000 })).toMatch(/^\d+ \d+ \d+ \d+ 'signal: 9'\n\d+ \d+ \d+ \d+ 'signal: 9'\n$/);
+    expect(await run(`cat ${n}/wait`, { cwd: d.mnt, timeout: 10_000 })).toMatch(
+      /^\d+ \d+ \d+ \d+ 'signal: 9'\n\d+ \d+ \d+ \d+ 'signal: 9'\n$/,
+    );
     await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 0, 5000);
     await until(async () => /process server ended \(SIGKILL\): starting another/.test(d.stderr()), 5000);
     await until(async () => (await sh(`pgrep -P ${d.proc.pid} -f taskfs-spawnd`)).code === 0, 5000);
@@ -107,7 +127,9 @@ sleep 0.3; echo kill > ctl; cat wait`, { cwd: d.mnt });
     try {
       const d = await startMount(['--workdir', work], { dir: d0.dir, mnt: join(d0.dir, 'mnt2') });
       const total = 24 * 1024 * 1024;
-      const n = (await run(`n=$(cat clone); echo $n; echo exec head -c ${total} /dev/zero > $n/ctl`, { cwd: d.mnt })).trim();
+      const n = (
+        await run(`n=$(cat clone); echo $n; echo exec head -c ${total} /dev/zero > $n/ctl`, { cwd: d.mnt })
+      ).trim();
       // The disk fills; the writer stalls, still Execute, and the node still answers.
       await until(async () => {
         const a = await run(`stat -c %s ${n}/stdout`, { cwd: d.mnt });

@@ -63,7 +63,9 @@ describe.skipIf(fuseMissing)('daemon lifecycle', () => {
   it('the mount is private to its user and nothing in the workdir is world-writable', async () => {
     const d = await startMount();
     await run('n=$(cat clone); echo exec seq 1 300000 > $n/ctl; cat $n/wait > /dev/null', { cwd: d.mnt });
-    const options = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').find((l) => l.split(' ')[4] === d.mnt)!;
+    const options = (await readFile('/proc/self/mountinfo', 'utf8'))
+      .split('\n')
+      .find((l) => l.split(' ')[4] === d.mnt)!;
     expect(options).not.toMatch(/allow_other/);
     expect(options).toContain(`user_id=${process.getuid!()}`);
     expect(await run(`find ${d.dir}/work -perm -o+w`)).toBe('');
@@ -85,7 +87,19 @@ describe.skipIf(fuseMissing)('daemon lifecycle', () => {
   it('--help describes every option', async () => {
     expect(await run(`${taskfsBin} --help`)).toMatch(/mount \[MOUNTPOINT\]/);
     const mount = await run(`${taskfsBin} mount --help`);
-    for (const opt of ['--slots', '--strict-slots', '--name', '--workdir', '--listen', '--remote', '--key', '--max-sessions', '--max-leaves', '--spool-limit', '--allow-other']) {
+    for (const opt of [
+      '--slots',
+      '--strict-slots',
+      '--name',
+      '--workdir',
+      '--listen',
+      '--remote',
+      '--key',
+      '--max-sessions',
+      '--max-leaves',
+      '--spool-limit',
+      '--allow-other',
+    ]) {
       expect(mount).toContain(opt);
     }
     const serve = await run(`${taskfsBin} serve --help`);
@@ -93,8 +107,19 @@ describe.skipIf(fuseMissing)('daemon lifecycle', () => {
   });
 
   it('limits given on the command line show in the node ctl; bad values are refused', async () => {
-    const d = await startMount(['--name', 'limited', '--max-sessions', '50', '--max-leaves', '8', '--spool-limit', '512M']);
-    expect(await run('cat ctl', { cwd: d.mnt })).toMatch(/^name limited\n(.|\n)*limit sessions 50\nlimit leaves 8\nlimit spool 536870912\n$/);
+    const d = await startMount([
+      '--name',
+      'limited',
+      '--max-sessions',
+      '50',
+      '--max-leaves',
+      '8',
+      '--spool-limit',
+      '512M',
+    ]);
+    expect(await run('cat ctl', { cwd: d.mnt })).toMatch(
+      /^name limited\n(.|\n)*limit sessions 50\nlimit leaves 8\nlimit spool 536870912\n$/,
+    );
     await d.stop();
     const bad = await sh(`${taskfsBin} mount ${d.mnt} --spool-limit lots`);
     expect(bad.code).toBe(2);

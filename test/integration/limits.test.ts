@@ -38,7 +38,9 @@ describe.skipIf(fuseMissing)('node limits', () => {
   it('leaves per res', async () => {
     await run('echo limit leaves 2 > ctl', { cwd: d.mnt });
     try {
-      const r = await sh('n=$(cat clone); /bin/echo res 3 > $n/ctl; s=$?; cat $n/err; echo wipe > $n/ctl; exit $s', { cwd: d.mnt });
+      const r = await sh('n=$(cat clone); /bin/echo res 3 > $n/ctl; s=$?; cat $n/err; echo wipe > $n/ctl; exit $s', {
+        cwd: d.mnt,
+      });
       expect(r.stderr).toContain(ENOSPC);
       expect(r.stdout).toMatch(/3 leaves is more than the limit of 2/);
     } finally {
@@ -49,7 +51,9 @@ describe.skipIf(fuseMissing)('node limits', () => {
   it('spool bytes per leaf: the writer is paused, not killed, and loses nothing', async () => {
     await run('echo limit spool 1000000 > ctl', { cwd: d.mnt });
     const total = 8_000_000;
-    const n = (await run(`n=$(cat clone); echo $n; echo exec head -c ${total} /dev/zero > $n/ctl`, { cwd: d.mnt })).trim();
+    const n = (
+      await run(`n=$(cat clone); echo $n; echo exec head -c ${total} /dev/zero > $n/ctl`, { cwd: d.mnt })
+    ).trim();
     // It stops near the limit (a pipe's worth beyond it at most) and stays Execute.
     const stalled = await until(async () => {
       const a = Number(await run(`stat -c %s ${n}/stdout`, { cwd: d.mnt }));

@@ -70,7 +70,9 @@ describe.skipIf(fuseMissing)('mount --listen: one node, two faces', () => {
   it('a session made through FUSE is read over 9P', async () => {
     const d = await startMount(['--listen', 'tcp!127.0.0.1!0']);
     const addr = /listening on (\S+)\)/.exec(d.stderr())![1]!;
-    const n = (await run('n=$(cat clone); echo $n; echo exec echo both faces > $n/ctl; cat $n/wait > /dev/null', { cwd: d.mnt })).trim();
+    const n = (
+      await run('n=$(cat clone); echo $n; echo exec echo both faces > $n/ctl; cat $n/wait > /dev/null', { cwd: d.mnt })
+    ).trim();
     const c = await Raw9p.dial(addr);
     try {
       await c.version();

@@ -20,15 +20,47 @@ describe.skipIf(fuseMissing)('a session through FUSE', () => {
     expect(await run('cat clone', { cwd: d.mnt })).toBe('0');
     await run('cd 0 && echo res 4 > ctl', { cwd: d.mnt });
     const names = (await run('ls 0', { cwd: d.mnt })).split('\n').filter(Boolean);
-    expect(names).toEqual(['0', '1', '2', '3', 'args', 'ctl', 'env', 'err', 'ns', 'status', 'stderr', 'stdin', 'stdio', 'stdout', 'topology', 'wait']);
+    expect(names).toEqual([
+      '0',
+      '1',
+      '2',
+      '3',
+      'args',
+      'ctl',
+      'env',
+      'err',
+      'ns',
+      'status',
+      'stderr',
+      'stdin',
+      'stdio',
+      'stdout',
+      'topology',
+      'wait',
+    ]);
 
-    const modes = Object.fromEntries((await run('ls -l 0 | tail -n +2', { cwd: d.mnt }))
-      .split('\n').filter(Boolean).map((l) => l.split(/\s+/)).map((w) => [w[8], w[0]]));
+    const modes = Object.fromEntries(
+      (await run('ls -l 0 | tail -n +2', { cwd: d.mnt }))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/))
+        .map((w) => [w[8], w[0]]),
+    );
     expect(modes).toMatchObject({
-      ctl: '-rw-rw----', args: '-rw-rw----', env: '-rw-rw----', ns: '-rw-rw----',
-      stdin: '--w--w--w-', stdout: '-r--r--r--', stderr: '-r--r--r--', stdio: '-rw-rw----',
-      status: '-r--r--r--', wait: '-r--r--r--', topology: '-r--r--r--', err: '-r--r--r--',
-      0: 'dr-xr-xr-x', 3: 'dr-xr-xr-x',
+      ctl: '-rw-rw----',
+      args: '-rw-rw----',
+      env: '-rw-rw----',
+      ns: '-rw-rw----',
+      stdin: '--w--w--w-',
+      stdout: '-r--r--r--',
+      stderr: '-r--r--r--',
+      stdio: '-rw-rw----',
+      status: '-r--r--r--',
+      wait: '-r--r--r--',
+      topology: '-r--r--r--',
+      err: '-r--r--r--',
+      0: 'dr-xr-xr-x',
+      3: 'dr-xr-xr-x',
     });
 
     const host = hostname();
@@ -52,7 +84,12 @@ describe.skipIf(fuseMissing)('a session through FUSE', () => {
   it('closing the clone handle kills and releases; the session stays Closed', async () => {
     const marker = 'sleep 1000.4242';
     // fd 3 holds the clone open across the writes, as a program would.
-    const n = (await run(`exec 3<>clone; read -r n <&3; echo "$n"; echo 'res 2' >&3; echo 'exec ${marker}' >&3; sleep 0.2; pgrep -cxf '${marker}' >&2; exec 3>&-`, { cwd: d.mnt })).trim();
+    const n = (
+      await run(
+        `exec 3<>clone; read -r n <&3; echo "$n"; echo 'res 2' >&3; echo 'exec ${marker}' >&3; sleep 0.2; pgrep -cxf '${marker}' >&2; exec 3>&-`,
+        { cwd: d.mnt },
+      )
+    ).trim();
     await until(async () => (await pidsMatching(`^${marker}$`)).length === 0, 1000);
     const ls = (await run('ls', { cwd: d.mnt })).split('\n');
     expect(ls).toContain(n);
@@ -61,21 +98,29 @@ describe.skipIf(fuseMissing)('a session through FUSE', () => {
   });
 
   it('exec with no res runs once in the session itself', async () => {
-    const out = await run('cd $(cat clone) && echo exec echo alone > ctl && cat stdout && cat topology && echo && cat status', { cwd: d.mnt });
+    const out = await run(
+      'cd $(cat clone) && echo exec echo alone > ctl && cat stdout && cat topology && echo && cat status',
+      { cwd: d.mnt },
+    );
     expect(out).toMatch(/^alone\n\ncmd\/\d+ \d+ Done \S+ echo\n$/);
   });
 
   it('siblings talk through $TASKFS_PARENT', async () => {
     // The ctl line is Plan 9 quoted; the quoted heredoc keeps sh from expanding it.
-    const out = await run(`cd $(cat clone) && echo res 2 > ctl && cat > ctl <<'EOF'
+    const out = await run(
+      `cd $(cat clone) && echo res 2 > ctl && cat > ctl <<'EOF'
 exec sh -c 'if [ "$TASKFS_RANK" = 0 ]; then echo hello-from-0 > "$TASKFS_PARENT/1/stdin"; else read line; echo "rank $TASKFS_RANK of $TASKFS_SIZE got $line"; fi'
 EOF
-cat stdout`, { cwd: d.mnt });
+cat stdout`,
+      { cwd: d.mnt },
+    );
     expect(out).toBe('rank 1 of 2 got hello-from-0\n');
   });
 
   it('blocking reads block only their reader', async () => {
-    const n = (await run(`n=$(cat clone); echo "$n"; echo 'res 2' > $n/ctl; echo 'exec sleep 3' > $n/ctl`, { cwd: d.mnt })).trim();
+    const n = (
+      await run(`n=$(cat clone); echo "$n"; echo 'res 2' > $n/ctl; echo 'exec sleep 3' > $n/ctl`, { cwd: d.mnt })
+    ).trim();
     const waiters = Array.from({ length: 20 }, () => sh(`cat ${n}/wait`, { cwd: d.mnt }));
     let finished = 0;
     for (const w of waiters) void w.then(() => finished++);
@@ -91,23 +136,36 @@ cat stdout`, { cwd: d.mnt });
   });
 
   it('env, args, dir and nice reach the process', async () => {
-    const out = await run(`cd $(cat clone) && echo 'GREETING=hi there' > env && cat > args <<'EOF'
+    const out = await run(
+      `cd $(cat clone) && echo 'GREETING=hi there' > env && cat > args <<'EOF'
 sh -c 'echo "$GREETING from $(pwd)"; ps -o ni= -p $$'
 EOF
-echo 'dir /tmp' > ctl && echo 'nice 5' > ctl && echo exec > ctl && cat stdout`, { cwd: d.mnt });
+echo 'dir /tmp' > ctl && echo 'nice 5' > ctl && echo exec > ctl && cat stdout`,
+      { cwd: d.mnt },
+    );
     expect(out.split('\n')[0]).toBe('hi there from /tmp');
     expect(out.split('\n')[1]!.trim()).toBe('5');
   });
 
   it('eof closes stdin; signal and kill reach the process group', async () => {
-    expect(await run(`cd $(cat clone) && echo exec cat > ctl && echo piped > stdin && echo eof > ctl && cat stdout && cat wait`, { cwd: d.mnt }))
-      .toMatch(/^piped\n\d+ \d+ \d+ \d+ ''\n$/);
-    expect(await run(`cd $(cat clone) && echo exec sleep 100 > ctl && echo signal USR1 > ctl && cat wait`, { cwd: d.mnt }))
-      .toMatch(/^\d+ \d+ \d+ \d+ 'signal: 10'\n$/);
-    expect(await run(`cd $(cat clone) && cat > ctl <<'EOF'
+    expect(
+      await run(
+        `cd $(cat clone) && echo exec cat > ctl && echo piped > stdin && echo eof > ctl && cat stdout && cat wait`,
+        { cwd: d.mnt },
+      ),
+    ).toMatch(/^piped\n\d+ \d+ \d+ \d+ ''\n$/);
+    expect(
+      await run(`cd $(cat clone) && echo exec sleep 100 > ctl && echo signal USR1 > ctl && cat wait`, { cwd: d.mnt }),
+    ).toMatch(/^\d+ \d+ \d+ \d+ 'signal: 10'\n$/);
+    expect(
+      await run(
+        `cd $(cat clone) && cat > ctl <<'EOF'
 exec sh -c 'trap "" TERM; sleep 100'
 EOF
-echo kill > ctl && cat wait`, { cwd: d.mnt })).toMatch(/^\d+ \d+ \d+ \d+ killed\n$/);
+echo kill > ctl && cat wait`,
+        { cwd: d.mnt },
+      ),
+    ).toMatch(/^\d+ \d+ \d+ \d+ killed\n$/);
   });
 
   it('wipe and rmdir remove a session and its leaves', async () => {
@@ -122,14 +180,22 @@ echo kill > ctl && cat wait`, { cwd: d.mnt })).toMatch(/^\d+ \d+ \d+ \d+ killed\
   });
 
   it('splice and xsplice carry bytes between sessions and leaves', async () => {
-    const a = (await run(`n=$(cat clone); echo $n; echo exec seq 1 5 > $n/ctl; cat $n/wait >/dev/null`, { cwd: d.mnt })).trim();
-    const out = await run(`cd $(cat clone) && echo exec wc -l > ctl && echo splice ../${a}/stdout > ctl && cat stdout`, { cwd: d.mnt });
+    const a = (
+      await run(`n=$(cat clone); echo $n; echo exec seq 1 5 > $n/ctl; cat $n/wait >/dev/null`, { cwd: d.mnt })
+    ).trim();
+    const out = await run(
+      `cd $(cat clone) && echo exec wc -l > ctl && echo splice ../${a}/stdout > ctl && cat stdout`,
+      { cwd: d.mnt },
+    );
     expect(out.trim()).toBe('5');
-    const x = await run(`cd $(cat clone) && echo res 2 > ctl && cat > ctl <<'EOF'
+    const x = await run(
+      `cd $(cat clone) && echo res 2 > ctl && cat > ctl <<'EOF'
 exec sh -c 'if [ $TASKFS_RANK = 0 ]; then echo one; echo two; else tr a-z A-Z; fi'
 xsplice 0 1
 EOF
-cat 1/stdout`, { cwd: d.mnt });
+cat 1/stdout`,
+      { cwd: d.mnt },
+    );
     expect(x).toBe('ONE\nTWO\n');
   });
 });

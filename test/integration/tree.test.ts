@@ -9,7 +9,6 @@ import { peakRss, pidsMatching, run, sh, startMount, startServe, stopAll, until 
 const lines = (text: string) => text.split('\n').filter(Boolean);
 const marker = () => `${1000 + Math.floor(Math.random() * 9000)}.${process.pid}`;
 
-
 describe.skipIf(fuseMissing)('a tree of nodes', () => {
   afterEach(stopAll);
 
@@ -19,13 +18,19 @@ describe.skipIf(fuseMissing)('a tree of nodes', () => {
     const b = await startServe(['--slots', '2']);
     const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
     expect(await run('cat status', { cwd: root.mnt })).toBe(`4 Linux ${(await run('uname -m')).trim()}\n`);
-    expect(lines(await run('cat ns', { cwd: root.mnt }))).toEqual([`mount ${a.addr} ${name(a.addr)}`, `mount ${b.addr} ${name(b.addr)}`]);
+    expect(lines(await run('cat ns', { cwd: root.mnt }))).toEqual([
+      `mount ${a.addr} ${name(a.addr)}`,
+      `mount ${b.addr} ${name(b.addr)}`,
+    ]);
     expect(lines(await run('ls nodes', { cwd: root.mnt }))).toEqual([name(a.addr), name(b.addr)].sort());
 
-    const out = await run(`cd $(cat clone) && echo res 4 > ctl && ls -d [0-9]* && cat topology && echo && cat > ctl <<'EOF'
+    const out = await run(
+      `cd $(cat clone) && echo res 4 > ctl && ls -d [0-9]* && cat topology && echo && cat > ctl <<'EOF'
 exec sh -c 'echo rank $TASKFS_RANK of $TASKFS_SIZE'
 EOF
-cat stdio`, { cwd: root.mnt });
+cat stdio`,
+      { cwd: root.mnt },
+    );
     const [l0, l1, topology, ...ranks] = lines(out);
     expect([l0, l1]).toEqual(['0', '1']);
     expect(topology).toBe('0/0/0 0/0/1 1/0 1/1');
@@ -37,7 +42,9 @@ cat stdio`, { cwd: root.mnt });
     expect(wait).toHaveLength(4);
     for (const l of wait) expect(l).toMatch(/^\d+ \d+ \d+ \d+ ''$/);
     // 0/0 is the middle node's session, 0/0/0 the grandchild's, 0/1 the other child's.
-    expect(await run('cat 0/0/topology; echo; cat 0/0/0/topology; echo; cat 0/1/status | wc -l', { cwd: root.mnt })).toBe('0/0 0/1\n0 1\n2\n');
+    expect(
+      await run('cat 0/0/topology; echo; cat 0/0/0/topology; echo; cat 0/1/status | wc -l', { cwd: root.mnt }),
+    ).toBe('0/0 0/1\n0 1\n2\n');
   });
 
   it('shares follow capacity; an impossible request leaves nothing reserved anywhere', async () => {
@@ -47,7 +54,9 @@ cat stdio`, { cwd: root.mnt });
     expect(await run('cat status', { cwd: root.mnt })).toMatch(/^4 Linux /);
     expect(await run('cd $(cat clone) && echo res 4 > ctl && cat topology', { cwd: root.mnt })).toBe('0 1/0 1/1 1/2');
 
-    const r = await sh('n=$(cat clone); /bin/echo res 4 Plan9 mips > $n/ctl; s=$?; cat $n/err; exit $s', { cwd: root.mnt });
+    const r = await sh('n=$(cat clone); /bin/echo res 4 Plan9 mips > $n/ctl; s=$?; cat $n/err; exit $s', {
+      cwd: root.mnt,
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('No space left on device');
     expect(r.stdout).toMatch(/no child node has resources matching Plan9 mips/);
@@ -73,7 +82,9 @@ cat stdio`, { cwd: root.mnt });
     const other = await startServe(['--slots', '2']);
     const root = await startMount(['--remote', middle.addr, '--remote', other.addr]);
     const m = marker();
-    const n = (await run(`n=$(cat clone); echo $n; echo res 4 > $n/ctl; echo exec sleep ${m} > $n/ctl`, { cwd: root.mnt })).trim();
+    const n = (
+      await run(`n=$(cat clone); echo $n; echo res 4 > $n/ctl; echo exec sleep ${m} > $n/ctl`, { cwd: root.mnt })
+    ).trim();
     expect(await pidsMatching(`^sleep ${m}$`)).toHaveLength(4);
     const waiting = sh(`cat ${n}/wait`, { cwd: root.mnt, timeout: 60_000 });
     middle.proc.kill('SIGKILL');
@@ -96,7 +107,12 @@ cat stdio`, { cwd: root.mnt });
     const b = await startServe(['--slots', '2']);
     const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
     for (let launch = 0; launch < 2; launch++) {
-      const out = lines(await run('n=$(cat clone); echo res 4 > $n/ctl; echo exec true > $n/ctl; cat $n/wait; cat $n/wait | wc -l; cat $n/1/wait | wc -l; echo wipe > $n/ctl', { cwd: root.mnt }));
+      const out = lines(
+        await run(
+          'n=$(cat clone); echo res 4 > $n/ctl; echo exec true > $n/ctl; cat $n/wait; cat $n/wait | wc -l; cat $n/1/wait | wc -l; echo wipe > $n/ctl',
+          { cwd: root.mnt },
+        ),
+      );
       expect(out).toHaveLength(6);
       for (const l of out.slice(0, 4)) expect(l).toMatch(/^\d+ \d+ \d+ \d+ ''$/);
       expect(out.slice(4).map((l) => l.trim())).toEqual(['4', '2']);
@@ -123,7 +139,9 @@ cat stdio`, { cwd: root.mnt });
     const child = await startServe(['--slots', '3']);
     const root = await startMount();
     await run(`echo mount ${child.addr} worker > ctl`, { cwd: root.mnt });
-    expect(await run('cat ns; ls nodes; cat status', { cwd: root.mnt })).toMatch(new RegExp(`^mount ${child.addr} worker\nworker\n3 Linux `));
+    expect(await run('cat ns; ls nodes; cat status', { cwd: root.mnt })).toMatch(
+      new RegExp(`^mount ${child.addr} worker\nworker\n3 Linux `),
+    );
     expect(await run('cat nodes/worker/arch', { cwd: root.mnt })).toMatch(/^Linux /);
     const dup = await sh(`/bin/echo mount ${child.addr} worker > ctl`, { cwd: root.mnt });
     expect(dup.stderr).toContain('File exists');
@@ -131,18 +149,23 @@ cat stdio`, { cwd: root.mnt });
     expect(nowhere.code).not.toBe(0);
     await run('echo unmount worker > ctl', { cwd: root.mnt });
     expect(await run('cat ns; ls nodes', { cwd: root.mnt })).toBe('');
-    expect((await sh('/bin/echo unmount worker > ctl', { cwd: root.mnt })).stderr).toContain('No such file or directory');
+    expect((await sh('/bin/echo unmount worker > ctl', { cwd: root.mnt })).stderr).toContain(
+      'No such file or directory',
+    );
   });
 
   it('xsplice carries bytes between leaves on different nodes', async () => {
     const a = await startServe(['--slots', '1']);
     const b = await startServe(['--slots', '1']);
     const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
-    const out = await run(`cd $(cat clone) && echo res 2 > ctl && cat > ctl <<'EOF'
+    const out = await run(
+      `cd $(cat clone) && echo res 2 > ctl && cat > ctl <<'EOF'
 exec sh -c 'if [ $TASKFS_RANK = 0 ]; then echo one; echo two; else tr a-z A-Z; fi'
 xsplice 0 1
 EOF
-cat 1/stdout`, { cwd: root.mnt });
+cat 1/stdout`,
+      { cwd: root.mnt },
+    );
     expect(out).toBe('ONE\nTWO\n');
   });
 
@@ -150,7 +173,9 @@ cat 1/stdout`, { cwd: root.mnt });
     const frozen = await startServe(['--slots', '1']);
     const fine = await startServe(['--slots', '1']);
     const root = await startMount(['--remote', frozen.addr, '--remote', fine.addr]);
-    const n = (await run('n=$(cat clone); echo $n; echo res 2 > $n/ctl; echo exec sleep 60 > $n/ctl', { cwd: root.mnt })).trim();
+    const n = (
+      await run('n=$(cat clone); echo $n; echo res 2 > $n/ctl; echo exec sleep 60 > $n/ctl', { cwd: root.mnt })
+    ).trim();
     const waiting = sh(`cat ${n}/wait`, { cwd: root.mnt });
     frozen.proc.kill('SIGSTOP');
     try {
@@ -169,7 +194,10 @@ cat 1/stdout`, { cwd: root.mnt });
     const middle = await startServe(['--slots', '2', '--remote', grandchild.addr]);
     const root = await startMount(['--remote', middle.addr]);
     const each = 128 * 1024 * 1024;
-    const out = await run(`cd $(cat clone) && echo res 2 > ctl && echo exec head -c ${each} /dev/zero > ctl && cat stdout | wc -c`, { cwd: root.mnt, timeout: 120_000 });
+    const out = await run(
+      `cd $(cat clone) && echo res 2 > ctl && echo exec head -c ${each} /dev/zero > ctl && cat stdout | wc -c`,
+      { cwd: root.mnt, timeout: 120_000 },
+    );
     expect(out.trim()).toBe(String(2 * each));
     expect(await peakRss(root.proc.pid!)).toBeLessThan(200 * 1024 * 1024);
   }, 180_000);

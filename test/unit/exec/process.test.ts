@@ -19,7 +19,7 @@ let dir: string;
 let seq = 0;
 const procs: LeafProcess[] = [];
 const spools: FileSpool[] = [];
-const stray: number[] = [];   // pgids started outside LeafProcess
+const stray: number[] = []; // pgids started outside LeafProcess
 
 function spool(): FileSpool {
   const s = new FileSpool(join(dir, `out-${seq++}`));
@@ -27,14 +27,23 @@ function spool(): FileSpool {
   return s;
 }
 
-interface Started { p: LeafProcess; out: FileSpool; err: FileSpool }
+interface Started {
+  p: LeafProcess;
+  out: FileSpool;
+  err: FileSpool;
+}
 
 async function run(argv: string[], extra: Partial<StartRequest> = {}): Promise<Started> {
   const out = extra.stdout ?? spool();
   const err = extra.stderr ?? spool();
   const p = await LeafProcess.start({
-    argv, cwd: dir, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, spawner,
-    ...extra, stdout: out, stderr: err,
+    argv,
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    spawner,
+    ...extra,
+    stdout: out,
+    stderr: err,
   });
   procs.push(p);
   return { p, out, err };
@@ -53,7 +62,7 @@ async function text(s: Spool): Promise<string> {
 
 /** Wait until the spool holds `want` (the process may still run). */
 async function waitText(s: Spool, want: string): Promise<void> {
-  for (let off = 0; ;) {
+  for (let off = 0; ; ) {
     await s.waitFor(off);
     const b = await s.read(0, s.length);
     if (b.toString().includes(want)) return;
@@ -94,7 +103,10 @@ async function eventually(cond: () => boolean, ms = 3000): Promise<void> {
 }
 
 beforeAll(async () => {
-  execFileSync('sh', ['-c', 'mkdir -p build && cc -O2 -Wall -o build/taskfs-spawnd native/taskfs-spawnd.c'], { cwd: ROOT, stdio: 'inherit' });
+  execFileSync('sh', ['-c', 'mkdir -p build && cc -O2 -Wall -o build/taskfs-spawnd native/taskfs-spawnd.c'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
   spawner = await Spawner.start(SPAWND);
 });
 
@@ -104,7 +116,13 @@ beforeEach(() => {
 
 afterEach(async () => {
   await Promise.all(procs.splice(0).map((p) => p.kill(200)));
-  for (const g of stray.splice(0)) { try { process.kill(-g, 'SIGKILL'); } catch { /* gone */ } }
+  for (const g of stray.splice(0)) {
+    try {
+      process.kill(-g, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   await Promise.all(spools.splice(0).map((s) => s.dispose()));
   rmSync(dir, { recursive: true, force: true });
 });
@@ -148,7 +166,8 @@ describe('LeafProcess', () => {
 
   it('passes env, cwd and nice', async () => {
     const { p, out } = await run(['sh', '-c', 'echo "$FOO"; pwd; nice'], {
-      env: { FOO: 'bar baz', PATH: process.env.PATH ?? '/usr/bin:/bin' }, nice: 7,
+      env: { FOO: 'bar baz', PATH: process.env.PATH ?? '/usr/bin:/bin' },
+      nice: 7,
     });
     await p.exited;
     expect(await text(out)).toBe(`bar baz\n${dir}\n7\n`);
@@ -158,7 +177,9 @@ describe('LeafProcess', () => {
     const out = spool();
     const err = spool();
     await expect(run(['no-such-program-xyz'], { stdout: out, stderr: err })).rejects.toMatchObject({
-      name: 'FsError', code: 'ENOENT', message: 'exec no-such-program-xyz: file does not exist',
+      name: 'FsError',
+      code: 'ENOENT',
+      message: 'exec no-such-program-xyz: file does not exist',
     });
     await out.waitFor(0);
     await err.waitFor(0);
@@ -175,7 +196,10 @@ describe('LeafProcess', () => {
   it('maps other exec errors: to their code if FsError has it, else EIO with the text', async () => {
     const loop = join(dir, 'loop');
     symlinkSync(loop, loop);
-    await expect(run([loop])).rejects.toMatchObject({ code: 'EIO', message: `exec ${loop}: too many symbolic links encountered` });
+    await expect(run([loop])).rejects.toMatchObject({
+      code: 'EIO',
+      message: `exec ${loop}: too many symbolic links encountered`,
+    });
     const long = join(dir, 'a'.repeat(300));
     await expect(run([long])).rejects.toMatchObject({ code: 'ENAMETOOLONG', message: `exec ${long}: name too long` });
   });
@@ -223,7 +247,7 @@ describe('LeafProcess', () => {
     p.closeStdin();
     await p.exited;
     const h = createHash('sha256');
-    for (let off = 0; ;) {
+    for (let off = 0; ; ) {
       const b = await out.read(off, 1 << 20);
       if (b.length === 0) break;
       h.update(b);
@@ -253,13 +277,21 @@ describe('LeafProcess', () => {
   it('writing to a process that does not read fails with EIO, not a crash', async () => {
     const { p } = await run(['sh', '-c', 'exec 0<&-; sleep 0.2']);
     const big = Buffer.alloc(4 << 20);
-    await expect((async () => { for (;;) await p.writeStdin(big); })()).rejects.toMatchObject({ code: 'EIO', message: 'stdin closed' });
+    await expect(
+      (async () => {
+        for (;;) await p.writeStdin(big);
+      })(),
+    ).rejects.toMatchObject({ code: 'EIO', message: 'stdin closed' });
     expect((await p.exited).status).toBe('');
   });
 
   it('measures cpu time', async () => {
     // Counted, not timed: on a loaded machine a timed loop gets less CPU.
-    const { p } = await run([process.execPath, '-e', 'let x = 0; for (let i = 0; i < 3e8; i++) x += i; console.log(x > 0)']);
+    const { p } = await run([
+      process.execPath,
+      '-e',
+      'let x = 0; for (let i = 0; i < 3e8; i++) x += i; console.log(x > 0)',
+    ]);
     const info = await p.exited;
     expect(info.status).toBe('');
     expect(info.userMs).toBeGreaterThan(100);
@@ -271,8 +303,8 @@ describe('LeafProcess', () => {
     const { p } = await run(['sleep', '100']);
     const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    expect(Number(fields[2])).toBe(p.pid);   // pgrp
-    expect(Number(fields[1])).not.toBe(process.pid);   // ppid: the fork server, not us
+    expect(Number(fields[2])).toBe(p.pid); // pgrp
+    expect(Number(fields[1])).not.toBe(process.pid); // ppid: the fork server, not us
   });
 
   it('kill escalates to SIGKILL, status killed, group gone', async () => {
@@ -297,7 +329,7 @@ describe('LeafProcess', () => {
   it('what the leader leaves in its group is cleaned when it exits', async () => {
     const { p, out } = await run(['sh', '-c', 'sleep 100 & echo started']);
     await waitText(out, 'started');
-    const info = await p.exited;   // the sleep held stdout: it was killed, so the output ended
+    const info = await p.exited; // the sleep held stdout: it was killed, so the output ended
     expect(info.status).toBe('');
     await eventually(() => !groupAlive(p.pid), 4000);
   });
@@ -312,8 +344,11 @@ describe('LeafProcess', () => {
     const { p } = await run(['sleep', '100']);
     p.signal('SIGUSR1');
     expect((await p.exited).status).toBe('signal: 10');
-    p.signal('SIGTERM');   // after the end: a no-op, not an error
-    expect(() => { const q = p; q.signal(10); }).not.toThrow();
+    p.signal('SIGTERM'); // after the end: a no-op, not an error
+    expect(() => {
+      const q = p;
+      q.signal(10);
+    }).not.toThrow();
   });
 
   it('signal() accepts numbers and rejects unknown names', async () => {
@@ -325,7 +360,14 @@ describe('LeafProcess', () => {
 
   it('when the fork server dies its leaves are killed and exited resolves', async () => {
     const own = await Spawner.start(SPAWND);
-    const p = await LeafProcess.start({ argv: ['sleep', '100'], cwd: dir, env: { PATH: process.env.PATH ?? '' }, spawner: own, stdout: spool(), stderr: spool() });
+    const p = await LeafProcess.start({
+      argv: ['sleep', '100'],
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      spawner: own,
+      stdout: spool(),
+      stderr: spool(),
+    });
     const serverPid = (own as unknown as { proc: { pid: number } }).proc.pid;
     process.kill(serverPid, 'SIGKILL');
     const info = await p.exited;
@@ -344,7 +386,9 @@ describe('LeafProcess', () => {
       const p = await LeafProcess.start({ argv: ['sleep', '100'], cwd: '/', env: { PATH: process.env.PATH }, spawner: sp, stdout: mk('o'), stderr: mk('e') });
       console.log(p.pid);
       setInterval(() => {}, 1000);`;
-    const daemon = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const daemon = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const pid = Number(await new Promise<string>((r) => daemon.stdout!.once('data', (d: Buffer) => r(d.toString()))));
     stray.push(pid);
     expect(groupAlive(pid)).toBe(true);
@@ -399,7 +443,9 @@ describe('LeafProcess', () => {
     global.gc?.();
     const base = process.memoryUsage().rss;
     let peak = base;
-    const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+    const timer = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
     const t = performance.now();
     const { p } = await run(['head', '-c', '200000000', '/dev/zero'], { stdout: out });
     const info = await p.exited;
@@ -407,7 +453,9 @@ describe('LeafProcess', () => {
     const ms = performance.now() - t;
     expect(info.status).toBe('');
     expect(out.length).toBe(200_000_000);
-    console.log(`200 MB through a spool: ${ms.toFixed(0)} ms, rss ${(base / 1e6).toFixed(0)} MB -> peak ${(peak / 1e6).toFixed(0)} MB`);
+    console.log(
+      `200 MB through a spool: ${ms.toFixed(0)} ms, rss ${(base / 1e6).toFixed(0)} MB -> peak ${(peak / 1e6).toFixed(0)} MB`,
+    );
     expect(peak - base).toBeLessThan(100e6);
     // The bytes are in the file, none in this process: spot check the end.
     const tail = await out.read(200_000_000 - 10, 100);

@@ -177,8 +177,14 @@ describe('Spool (reading, waiting, ending), through MemorySpool', () => {
     let removed = 0;
     const add = ac.signal.addEventListener.bind(ac.signal);
     const rem = ac.signal.removeEventListener.bind(ac.signal);
-    ac.signal.addEventListener = ((...a: Parameters<typeof add>) => { added++; add(...a); }) as typeof add;
-    ac.signal.removeEventListener = ((...a: Parameters<typeof rem>) => { removed++; rem(...a); }) as typeof rem;
+    ac.signal.addEventListener = ((...a: Parameters<typeof add>) => {
+      added++;
+      add(...a);
+    }) as typeof add;
+    ac.signal.removeEventListener = ((...a: Parameters<typeof rem>) => {
+      removed++;
+      rem(...a);
+    }) as typeof rem;
     for (let i = 0; i < 10; i++) {
       const p = s.read(i, 1, ac.signal);
       s.append(Buffer.from('x'));
@@ -187,7 +193,6 @@ describe('Spool (reading, waiting, ending), through MemorySpool', () => {
     expect(added).toBe(10);
     expect(removed).toBe(10);
   });
-
 });
 
 describe('FileSpool', () => {
@@ -216,7 +221,9 @@ describe('FileSpool', () => {
     expect(target.equals(data.subarray(100_000, 231_072))).toBe(true);
     expect(await s.readInto(target, 250_000)).toBe(50_000);
     expect(await s.readInto(target, 300_000)).toBe(0);
-    const h = createHash('sha256').update(await readAll(s, 65536)).digest('hex');
+    const h = createHash('sha256')
+      .update(await readAll(s, 65536))
+      .digest('hex');
     expect(h).toBe(createHash('sha256').update(data).digest('hex'));
   });
 

@@ -19,8 +19,20 @@ describe('parseAddress', () => {
   });
 
   it.each([
-    '', 'localhost', 'tcp!host', 'tcp!host!port', 'tcp!host!70000', 'udp!host!564', 'unix!',
-    '::1:564', '[::1]564', 'host:', ':564', 'tcp!!564', 'tcp!a b!1', 'host:-1',
+    '',
+    'localhost',
+    'tcp!host',
+    'tcp!host!port',
+    'tcp!host!70000',
+    'udp!host!564',
+    'unix!',
+    '::1:564',
+    '[::1]564',
+    'host:',
+    ':564',
+    'tcp!!564',
+    'tcp!a b!1',
+    'host:-1',
   ])('rejects %j with EINVAL', (addr) => {
     let err: unknown;
     try {

@@ -36,9 +36,15 @@ let tag: number;
 
 function start(opts: { key?: Buffer } = { key: KEY }): void {
   const [client, server] = duplexPair();
-  const log = Object.assign((fmt: string, ...args: unknown[]) => logged.push([fmt, ...args].join(' ')), { enabled: true });
+  const log = Object.assign((fmt: string, ...args: unknown[]) => logged.push([fmt, ...args].join(' ')), {
+    enabled: true,
+  });
   conn = serveConnection(server, () => tree.root, {
-    msize: MSIZE, peer: '192.0.2.7:5555', warn: (l) => warnings.push(l), log, ...opts,
+    msize: MSIZE,
+    peer: '192.0.2.7:5555',
+    warn: (l) => warnings.push(l),
+    log,
+    ...opts,
   });
   peer = new Peer(client);
 }
@@ -52,7 +58,10 @@ async function rpc(msg: Record<string, unknown> & { type: string }): Promise<Mes
   return r;
 }
 
-async function ok<T extends Message['type']>(msg: Record<string, unknown> & { type: string }, want: T): Promise<Extract<Message, { type: T }>> {
+async function ok<T extends Message['type']>(
+  msg: Record<string, unknown> & { type: string },
+  want: T,
+): Promise<Extract<Message, { type: T }>> {
   const r = await rpc(msg);
   expect(r).toMatchObject({ type: want });
   return r as Extract<Message, { type: T }>;
@@ -104,11 +113,15 @@ describe('the server with a key', () => {
     start();
     await version();
     await authenticate(1);
-    expect(await ok({ type: 'Tattach', fid: 0, afid: 1, uname: 'glenda', aname: '' }, 'Rattach')).toMatchObject({ qid: dirQid(1n) });
+    expect(await ok({ type: 'Tattach', fid: 0, afid: 1, uname: 'glenda', aname: '' }, 'Rattach')).toMatchObject({
+      qid: dirQid(1n),
+    });
     await ok({ type: 'Tclunk', fid: 1 }, 'Rclunk');
     await ok({ type: 'Twalk', fid: 0, newfid: 2, wnames: ['hello'] }, 'Rwalk');
     await ok({ type: 'Topen', fid: 2, mode: OREAD }, 'Ropen');
-    expect((await ok({ type: 'Tread', fid: 2, offset: 0n, count: 100 }, 'Rread')).data.toString()).toBe('hello, world\n');
+    expect((await ok({ type: 'Tread', fid: 2, offset: 0n, count: 100 }, 'Rread')).data.toString()).toBe(
+      'hello, world\n',
+    );
     expect(warnings).toEqual([]);
   });
 
@@ -144,7 +157,9 @@ describe('the server with a key', () => {
     await version();
     await refused({ type: 'Tattach', fid: 0, afid: NOFID, uname: 'glenda', aname: '' }, /^authentication required$/);
     expect(conn.stats().fids).toBe(0);
-    expect(warnings).toEqual(['taskfs: refused 9P client 192.0.2.7:5555: attach as user "glenda" without authentication']);
+    expect(warnings).toEqual([
+      'taskfs: refused 9P client 192.0.2.7:5555: attach as user "glenda" without authentication',
+    ]);
     expect(logged.some((l) => l.includes('192.0.2.7:5555') && l.includes('without authentication'))).toBe(true);
   });
 
@@ -184,7 +199,10 @@ describe('the server with a key', () => {
     await refused({ type: 'Tattach', fid: 0, afid: 1, uname: 'root', aname: '' }, /another user or tree/);
     await refused({ type: 'Tattach', fid: 0, afid: 1, uname: 'glenda', aname: 'other' }, /another user or tree/);
     await ok({ type: 'Tattach', fid: 0, afid: 1, uname: 'glenda', aname: '' }, 'Rattach');
-    await refused({ type: 'Tattach', fid: 2, afid: 1, uname: 'glenda', aname: '' }, /^authentication fid already used$/);
+    await refused(
+      { type: 'Tattach', fid: 2, afid: 1, uname: 'glenda', aname: '' },
+      /^authentication fid already used$/,
+    );
     // Its uname/aname are bound into the proof: a response for another uname fails.
     await ok({ type: 'Tauth', afid: 3, uname: 'glenda', aname: '' }, 'Rauth');
     const sn = await challenge(3);
@@ -249,7 +267,10 @@ describe('the client', () => {
   }
 
   async function failure(p: Promise<unknown>): Promise<FsError> {
-    const err = await p.then(() => undefined, (e: unknown) => e);
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FsError);
     return err as FsError;
   }
@@ -279,7 +300,9 @@ describe('the client', () => {
     expect(e.code).toBe('EACCES');
     expect(e.message).toBe(`${l.address}: authentication required (give --key)`);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^taskfs: refused 9P client 127\.0\.0\.1:\d+: attach as user "someone" without authentication$/);
+    expect(lines[0]).toMatch(
+      /^taskfs: refused 9P client 127\.0\.0\.1:\d+: attach as user "someone" without authentication$/,
+    );
   });
 
   it('with a key refuses a server that does not require one', async () => {
@@ -291,7 +314,8 @@ describe('the client', () => {
 
   it('refuses a server whose proof is wrong, and never attaches', async () => {
     const fake = await fakeServer((msg, key) => {
-      if (msg.type === 'Tread' && key.read++ === 0) return { type: 'Rread', data: Buffer.from(`taskfs-auth-1 ${nonce()}`) };
+      if (msg.type === 'Tread' && key.read++ === 0)
+        return { type: 'Rread', data: Buffer.from(`taskfs-auth-1 ${nonce()}`) };
       if (msg.type === 'Tread') return { type: 'Rread', data: Buffer.from(nonce()) }; // a proof it cannot make
       return undefined;
     });
@@ -302,7 +326,9 @@ describe('the client', () => {
   });
 
   it('refuses a server that speaks another auth protocol', async () => {
-    const fake = await fakeServer((msg) => (msg.type === 'Tread' ? { type: 'Rread', data: Buffer.from('p9sk1 hello') } : undefined));
+    const fake = await fakeServer((msg) =>
+      msg.type === 'Tread' ? { type: 'Rread', data: Buffer.from('p9sk1 hello') } : undefined,
+    );
     cleanups.push(fake.close);
     const e = await failure(connect(fake.address, { key: KEY }));
     expect(e.message).toMatch(/server failed to authenticate \(it does not speak taskfs-auth-1\)/);
@@ -337,19 +363,25 @@ async function fakeServer(answer: (msg: Message, state: { read: number }) => Unt
   return {
     address: `tcp!127.0.0.1!${(server.address() as AddressInfo).port}`,
     seen,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 
 function defaultAnswer(msg: Message): Untagged {
   switch (msg.type) {
-    case 'Tversion': return { type: 'Rversion', msize: msg.msize, version: '9P2000' };
-    case 'Tauth': return { type: 'Rauth', aqid: { type: QTAUTH, version: 0, path: 1n } };
-    case 'Twrite': return { type: 'Rwrite', count: msg.data.length };
-    case 'Tattach': return { type: 'Rattach', qid: dirQid(1n) };
-    default: return { type: 'Rerror', ename: 'not in this script' };
+    case 'Tversion':
+      return { type: 'Rversion', msize: msg.msize, version: '9P2000' };
+    case 'Tauth':
+      return { type: 'Rauth', aqid: { type: QTAUTH, version: 0, path: 1n } };
+    case 'Twrite':
+      return { type: 'Rwrite', count: msg.data.length };
+    case 'Tattach':
+      return { type: 'Rattach', qid: dirQid(1n) };
+    default:
+      return { type: 'Rerror', ename: 'not in this script' };
   }
 }

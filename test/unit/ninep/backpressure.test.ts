@@ -23,12 +23,24 @@ const READ = 8192;
 /** Every read is `count` zero bytes: each Tread costs a whole msize of reply. */
 class ZeroFile implements Node {
   async stat(): Promise<FileStat> {
-    return { name: 'zeros', qid: { type: QTFILE, version: 0, path: 2n }, mode: 0o444, length: 0, mtime: 0, uid: 'u', gid: 'u' };
+    return {
+      name: 'zeros',
+      qid: { type: QTFILE, version: 0, path: 2n },
+      mode: 0o444,
+      length: 0,
+      mtime: 0,
+      uid: 'u',
+      gid: 'u',
+    };
   }
   async open(): Promise<OpenFile> {
     return {
-      async read(_offset, count) { return Buffer.alloc(count); },
-      async write() { return 0; },
+      async read(_offset, count) {
+        return Buffer.alloc(count);
+      },
+      async write() {
+        return 0;
+      },
       async close() {},
     };
   }
@@ -45,8 +57,11 @@ const handshake: Message[] = [
 
 /** n Treads of the zero file, tags 10.. (wrapping below NOTAG). */
 function treads(n: number): Buffer {
-  return Buffer.concat(Array.from({ length: n }, (_, i) =>
-    pack({ type: 'Tread', tag: 10 + (i % 60000), fid: 1, offset: 0n, count: READ })));
+  return Buffer.concat(
+    Array.from({ length: n }, (_, i) =>
+      pack({ type: 'Tread', tag: 10 + (i % 60000), fid: 1, offset: 0n, count: READ }),
+    ),
+  );
 }
 
 /**
@@ -144,7 +159,9 @@ describe('write back-pressure', () => {
     try {
       const framer = new Framer(1 << 24);
       const types: string[] = [];
-      const onData = (d: Buffer) => { for (const f of framer.push(d)) types.push(unpack(f).type); };
+      const onData = (d: Buffer) => {
+        for (const f of framer.push(d)) types.push(unpack(f).type);
+      };
       sock.on('data', onData);
       for (const [i, m] of handshake.entries()) {
         sock.write(pack(m));

@@ -95,7 +95,9 @@ describe.each(transports)('client over %s', (_name, address) => {
     expect((await (await walkPath(root, 'sub', 'deep')).stat()).qid.path).toBe(6n);
 
     expect((await root.list!()).map((s) => s.name)).toEqual(['hello', 'sink', 'block', 'sub', 'many', 'slow']);
-    expect(await root.list!()).toContainEqual(expect.objectContaining({ name: 'sub', mode: (0x80000000 | 0o555) >>> 0 }));
+    expect(await root.list!()).toContainEqual(
+      expect.objectContaining({ name: 'sub', mode: (0x80000000 | 0o555) >>> 0 }),
+    );
     expect(await (await walkPath(root, 'many')).list!()).toHaveLength(40);
 
     const f = await hello.open!({ read: true, write: false });
@@ -123,7 +125,8 @@ describe.each(transports)('client over %s', (_name, address) => {
     expect(await rejection(hello.remove!())).toMatchObject({ code: 'EACCES' });
     // A reason from the tree arrives with its code intact.
     expect(await rejection((await walkPath(root, 'sub', 'busy')).remove!())).toMatchObject({
-      code: 'EBUSY', message: 'session 3 is still running: device or resource busy',
+      code: 'EBUSY',
+      message: 'session 3 is still running: device or resource busy',
     });
     // A node whose file went away reports ENOENT.
     const doomed = await walkPath(root, 'sub', 'gone2');
@@ -143,7 +146,11 @@ describe.each(transports)('client over %s', (_name, address) => {
     const w = await (await walkPath(c.root, 'sink')).open!({ read: false, write: true });
     const data = Buffer.from('x'.repeat(2500));
     expect(await w.write(data, 10)).toBe(2500);
-    expect(tree.log.writes.map((x) => [x.offset, x.data.length])).toEqual([[10, 1000], [1010, 1000], [2010, 500]]);
+    expect(tree.log.writes.map((x) => [x.offset, x.data.length])).toEqual([
+      [10, 1000],
+      [1010, 1000],
+      [2010, 500],
+    ]);
     // Listings span several reads at this msize.
     expect((await (await walkPath(c.root, 'many')).list!()).map((s) => s.name)).toHaveLength(40);
     await w.close();
@@ -178,14 +185,16 @@ describe.each(transports)('client over %s', (_name, address) => {
     const blocked = f.read(0, 100);
     const stats = await Promise.all(Array.from({ length: 30 }, () => c.root.stat()));
     expect(stats.every((s) => s.name === '/')).toBe(true);
-    const reads = await Promise.all(Array.from({ length: 10 }, async () => {
-      const h = await (await walkPath(c.root, 'hello')).open!({ read: true, write: false });
-      try {
-        return (await h.read(0, 5)).toString();
-      } finally {
-        await h.close();
-      }
-    }));
+    const reads = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const h = await (await walkPath(c.root, 'hello')).open!({ read: true, write: false });
+        try {
+          return (await h.read(0, 5)).toString();
+        } finally {
+          await h.close();
+        }
+      }),
+    );
     expect(reads).toEqual(Array(10).fill('hello'));
     await f.write(Buffer.from('done'), 0);
     expect((await blocked).toString()).toBe('done');

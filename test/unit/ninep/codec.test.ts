@@ -8,9 +8,17 @@ import { layouts } from '../../../src/ninep/messages.js';
 const qid = (path: bigint, type = 0, version = 0) => ({ type, version, path });
 
 const bigStat: Stat = {
-  type: 0xffff, dev: 0xffffffff, qid: qid(0xfedcba9876543210n, 0x80, 0xffffffff),
-  mode: 0x800001ed, atime: 0xffffffff, mtime: 1_700_000_000, length: (1n << 64n) - 1n,
-  name: 'n'.repeat(20_000), uid: 'ü'.repeat(5000), gid: '日本', muid: '\u{1F600}\uFEFF',
+  type: 0xffff,
+  dev: 0xffffffff,
+  qid: qid(0xfedcba9876543210n, 0x80, 0xffffffff),
+  mode: 0x800001ed,
+  atime: 0xffffffff,
+  mtime: 1_700_000_000,
+  length: (1n << 64n) - 1n,
+  name: 'n'.repeat(20_000),
+  uid: 'ü'.repeat(5000),
+  gid: '日本',
+  muid: '\u{1F600}\uFEFF',
 };
 
 /** One example of every message, chosen to hit edge values. */
@@ -53,19 +61,24 @@ describe('codec round trip', () => {
   });
 
   it.each(examples.map((m) => [`${m.type}${'wnames' in m ? `/${m.wnames.length}` : ''}`, m] as const))(
-    '%s packs and unpacks to the same message', (_name, msg) => {
+    '%s packs and unpacks to the same message',
+    (_name, msg) => {
       const frame = pack(msg);
       expect(frame.readUInt32LE(0)).toBe(frame.length);
       expect(unpack(frame)).toEqual(msg);
-    });
+    },
+  );
 
   it('matches known bytes (Tversion, Twalk, Rerror)', () => {
-    expect(pack({ type: 'Tversion', tag: NOTAG, msize: 8192, version: '9P2000' }).toString('hex'))
-      .toBe('13000000' + '64' + 'ffff' + '00200000' + '0600' + Buffer.from('9P2000').toString('hex'));
-    expect(pack({ type: 'Twalk', tag: 1, fid: 2, newfid: 3, wnames: ['ab'] }).toString('hex'))
-      .toBe('15000000' + '6e' + '0100' + '02000000' + '03000000' + '0100' + '0200' + '6162');
-    expect(pack({ type: 'Rerror', tag: 1, ename: 'no' }).toString('hex'))
-      .toBe('0b000000' + '6b' + '0100' + '0200' + '6e6f');
+    expect(pack({ type: 'Tversion', tag: NOTAG, msize: 8192, version: '9P2000' }).toString('hex')).toBe(
+      '13000000' + '64' + 'ffff' + '00200000' + '0600' + Buffer.from('9P2000').toString('hex'),
+    );
+    expect(pack({ type: 'Twalk', tag: 1, fid: 2, newfid: 3, wnames: ['ab'] }).toString('hex')).toBe(
+      '15000000' + '6e' + '0100' + '02000000' + '03000000' + '0100' + '0200' + '6162',
+    );
+    expect(pack({ type: 'Rerror', tag: 1, ename: 'no' }).toString('hex')).toBe(
+      '0b000000' + '6b' + '0100' + '0200' + '6e6f',
+    );
   });
 
   it('stat inside Rstat carries n[2] and then its own size[2]', () => {
@@ -90,11 +103,13 @@ describe('codec round trip', () => {
     expect(() => pack({ type: 'Topen', tag: 1, fid: -1, mode: 0 })).toThrow(NinepFormatError);
     expect(() => pack({ type: 'Topen', tag: 1, fid: 1.5, mode: 0 })).toThrow(NinepFormatError);
     expect(() => pack({ type: 'Rerror', tag: 1, ename: 'x'.repeat(70_000) })).toThrow(NinepFormatError);
-    expect(() => pack({ type: 'Twalk', tag: 1, fid: 1, newfid: 2, wnames: Array(17).fill('a') }))
-      .toThrow(NinepFormatError);
+    expect(() => pack({ type: 'Twalk', tag: 1, fid: 1, newfid: 2, wnames: Array(17).fill('a') })).toThrow(
+      NinepFormatError,
+    );
     expect(() => pack({ type: 'Tread', tag: 1, fid: 1, offset: 1n << 64n, count: 1 })).toThrow(NinepFormatError);
-    expect(() => pack({ type: 'Rstat', tag: 1, stat: { ...bigStat, name: 'n'.repeat(65_000) } }))
-      .toThrow(NinepFormatError);
+    expect(() => pack({ type: 'Rstat', tag: 1, stat: { ...bigStat, name: 'n'.repeat(65_000) } })).toThrow(
+      NinepFormatError,
+    );
   });
 });
 
@@ -116,19 +131,26 @@ describe('codec rejects malformed frames', () => {
     ['Terror (106) is not a message', withSize(Buffer.from([0, 0, 0, 0, 106, 0, 0, 0, 0]))],
     ['truncated field', withSize(good.subarray(0, good.length - 1))],
     ['trailing garbage', withSize(Buffer.concat([good, Buffer.from([0])]))],
-    ['string length overrunning the frame', (() => {
-      const b = Buffer.from(good);
-      b.writeUInt16LE(0xffff, 17); // length of 'abc'
-      return b;
-    })()],
-    ['more than 16 walk names', (() => {
-      const b = Buffer.from(good);
-      b.writeUInt16LE(17, 15);
-      return b;
-    })()],
-    ['invalid UTF-8 in a string', withSize(Buffer.concat([
-      Buffer.from([0, 0, 0, 0, 107, 1, 0, 2, 0]), Buffer.from([0xc3, 0x28]),
-    ]))],
+    [
+      'string length overrunning the frame',
+      (() => {
+        const b = Buffer.from(good);
+        b.writeUInt16LE(0xffff, 17); // length of 'abc'
+        return b;
+      })(),
+    ],
+    [
+      'more than 16 walk names',
+      (() => {
+        const b = Buffer.from(good);
+        b.writeUInt16LE(17, 15);
+        return b;
+      })(),
+    ],
+    [
+      'invalid UTF-8 in a string',
+      withSize(Buffer.concat([Buffer.from([0, 0, 0, 0, 107, 1, 0, 2, 0]), Buffer.from([0xc3, 0x28])])),
+    ],
     ['data count overrunning the frame', withSize(Buffer.from([0, 0, 0, 0, 117, 1, 0, 0xff, 0xff, 0xff, 0xff, 1]))],
   ];
 
@@ -208,12 +230,24 @@ describe('random mutations', () => {
       const edits = 1 + int(4);
       for (let e = 0; e < edits; e++) {
         switch (int(6)) {
-          case 0: b[int(b.length)] = int(256); break;
-          case 1: b[int(b.length)]! ^= 1 << int(8); break;
-          case 2: b = b.subarray(0, int(b.length + 1)); break;
-          case 3: b = Buffer.concat([b, Buffer.from(Array.from({ length: 1 + int(8) }, () => int(256)))]); break;
-          case 4: if (b.length > 9) b.writeUInt16LE(int(0x10000), 7 + int(b.length - 8)); break;
-          case 5: if (b.length > 8) b.writeUInt8([0, 1, 0xff, 0x7f, 0x80][int(5)]!, 7 + int(b.length - 7)); break;
+          case 0:
+            b[int(b.length)] = int(256);
+            break;
+          case 1:
+            b[int(b.length)]! ^= 1 << int(8);
+            break;
+          case 2:
+            b = b.subarray(0, int(b.length + 1));
+            break;
+          case 3:
+            b = Buffer.concat([b, Buffer.from(Array.from({ length: 1 + int(8) }, () => int(256)))]);
+            break;
+          case 4:
+            if (b.length > 9) b.writeUInt16LE(int(0x10000), 7 + int(b.length - 8));
+            break;
+          case 5:
+            if (b.length > 8) b.writeUInt8([0, 1, 0xff, 0x7f, 0x80][int(5)]!, 7 + int(b.length - 7));
+            break;
         }
       }
       // Usually keep the size field honest so the mutation reaches the fields.

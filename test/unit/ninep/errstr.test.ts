@@ -4,9 +4,28 @@ import { FsError } from '../../../src/ns/errors.js';
 import { errorCode, errorFromString, errorString, plan9String } from '../../../src/ninep/errstr.js';
 
 const allCodes: ErrorCode[] = [
-  'ENOENT', 'EACCES', 'EPERM', 'EINVAL', 'EBUSY', 'ENOSPC', 'EIO', 'EISDIR', 'ENOTDIR', 'EEXIST',
-  'ENOTEMPTY', 'EINTR', 'EBADF', 'EAGAIN', 'ENOSYS', 'E2BIG', 'ESRCH', 'ENAMETOOLONG', 'ECONNRESET',
-  'ETIMEDOUT', 'EMFILE', 'ECANCELED',
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'EINVAL',
+  'EBUSY',
+  'ENOSPC',
+  'EIO',
+  'EISDIR',
+  'ENOTDIR',
+  'EEXIST',
+  'ENOTEMPTY',
+  'EINTR',
+  'EBADF',
+  'EAGAIN',
+  'ENOSYS',
+  'E2BIG',
+  'ESRCH',
+  'ENAMETOOLONG',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EMFILE',
+  'ECANCELED',
 ];
 
 describe('errstr', () => {
@@ -23,7 +42,9 @@ describe('errstr', () => {
 
   it('sends a reason as is when it already says what the code says', () => {
     expect(errorString(new FsError('ENOENT', 'no such session: 7'))).toBe('no such session: 7');
-    expect(errorString(new FsError('EACCES', 'permission denied: not the owner'))).toBe('permission denied: not the owner');
+    expect(errorString(new FsError('EACCES', 'permission denied: not the owner'))).toBe(
+      'permission denied: not the owner',
+    );
     expect(errorString(new FsError('EBADF', 'unknown fid'))).toBe('unknown fid');
   });
 

@@ -48,7 +48,9 @@ describe('readKeyFile', () => {
   ])('refuses mode %o with one line naming the file and its mode', async (mode, shown) => {
     const path = await keyFile('k', mode);
     const err = await readKeyFile(path).catch((e: Error) => e);
-    expect((err as Error).message).toBe(`key file ${path} has mode ${shown}; it must be 0600 or stricter (chmod 600 ${path})`);
+    expect((err as Error).message).toBe(
+      `key file ${path} has mode ${shown}; it must be 0600 or stricter (chmod 600 ${path})`,
+    );
   });
 
   it.each(['', '\n', '\r\n'])('refuses an empty key (%j)', async (content) => {

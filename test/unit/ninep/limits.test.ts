@@ -5,7 +5,14 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pack } from '../../../src/ninep/codec.js';
-import { DEFAULT_MAX_FIDS, DEFAULT_MAX_PENDING, DEFAULT_MSIZE, NOFID, NOTAG, OREAD } from '../../../src/ninep/constants.js';
+import {
+  DEFAULT_MAX_FIDS,
+  DEFAULT_MAX_PENDING,
+  DEFAULT_MSIZE,
+  NOFID,
+  NOTAG,
+  OREAD,
+} from '../../../src/ninep/constants.js';
 import type { Message } from '../../../src/ninep/messages.js';
 import type { Connection, ServeOptions } from '../../../src/ninep/server.js';
 import { serveConnection } from '../../../src/ninep/server.js';
@@ -34,8 +41,12 @@ async function rpc(msg: Message): Promise<Message> {
 const rerror = (tag: number, ename: string) => ({ type: 'Rerror', tag, ename });
 
 async function hello(): Promise<void> {
-  expect(await rpc({ type: 'Tversion', tag: NOTAG, msize: MSIZE, version: '9P2000' })).toMatchObject({ type: 'Rversion' });
-  expect(await rpc({ type: 'Tattach', tag: 1, fid: 0, afid: NOFID, uname: 'glenda', aname: '' })).toMatchObject({ type: 'Rattach' });
+  expect(await rpc({ type: 'Tversion', tag: NOTAG, msize: MSIZE, version: '9P2000' })).toMatchObject({
+    type: 'Rversion',
+  });
+  expect(await rpc({ type: 'Tattach', tag: 1, fid: 0, afid: NOFID, uname: 'glenda', aname: '' })).toMatchObject({
+    type: 'Rattach',
+  });
 }
 
 beforeEach(() => {
@@ -56,12 +67,16 @@ describe('defaults', () => {
 describe('maxFids', () => {
   it('Twalk, Tattach and Tauth beyond it are "too many open files"; a clunk makes room', async () => {
     start({ maxFids: 3, key: Buffer.from('k'), warn: () => undefined });
-    expect(await rpc({ type: 'Tversion', tag: NOTAG, msize: MSIZE, version: '9P2000' })).toMatchObject({ type: 'Rversion' });
+    expect(await rpc({ type: 'Tversion', tag: NOTAG, msize: MSIZE, version: '9P2000' })).toMatchObject({
+      type: 'Rversion',
+    });
     // Three auth fids fill the table (auth fids count: they are fids).
     for (const afid of [10, 11, 12]) {
       expect(await rpc({ type: 'Tauth', tag: 1, afid, uname: 'glenda', aname: '' })).toMatchObject({ type: 'Rauth' });
     }
-    expect(await rpc({ type: 'Tauth', tag: 1, afid: 13, uname: 'glenda', aname: '' })).toEqual(rerror(1, 'too many open files'));
+    expect(await rpc({ type: 'Tauth', tag: 1, afid: 13, uname: 'glenda', aname: '' })).toEqual(
+      rerror(1, 'too many open files'),
+    );
     expect(conn.stats().fids).toBe(3);
   });
 
@@ -70,8 +85,12 @@ describe('maxFids', () => {
     await hello();
     expect(await rpc({ type: 'Twalk', tag: 2, fid: 0, newfid: 1, wnames: ['sub'] })).toMatchObject({ type: 'Rwalk' });
     expect(await rpc({ type: 'Twalk', tag: 2, fid: 0, newfid: 2, wnames: ['hello'] })).toMatchObject({ type: 'Rwalk' });
-    expect(await rpc({ type: 'Twalk', tag: 2, fid: 0, newfid: 3, wnames: ['hello'] })).toEqual(rerror(2, 'too many open files'));
-    expect(await rpc({ type: 'Tattach', tag: 3, fid: 4, afid: NOFID, uname: 'glenda', aname: '' })).toEqual(rerror(3, 'too many open files'));
+    expect(await rpc({ type: 'Twalk', tag: 2, fid: 0, newfid: 3, wnames: ['hello'] })).toEqual(
+      rerror(2, 'too many open files'),
+    );
+    expect(await rpc({ type: 'Tattach', tag: 3, fid: 4, afid: NOFID, uname: 'glenda', aname: '' })).toEqual(
+      rerror(3, 'too many open files'),
+    );
     // newfid == fid replaces, it does not add.
     expect(await rpc({ type: 'Twalk', tag: 4, fid: 1, newfid: 1, wnames: ['deep'] })).toMatchObject({ type: 'Rwalk' });
     expect(conn.stats().fids).toBe(3);
@@ -95,7 +114,9 @@ describe('maxPending', () => {
   /** Opens `block` on fids 1..n. */
   async function openBlocks(n: number): Promise<void> {
     for (let fid = 1; fid <= n; fid++) {
-      expect(await rpc({ type: 'Twalk', tag: 2, fid: 0, newfid: fid, wnames: ['block'] })).toMatchObject({ type: 'Rwalk' });
+      expect(await rpc({ type: 'Twalk', tag: 2, fid: 0, newfid: fid, wnames: ['block'] })).toMatchObject({
+        type: 'Rwalk',
+      });
       expect(await rpc({ type: 'Topen', tag: 2, fid, mode: OREAD })).toMatchObject({ type: 'Ropen' });
     }
   }
@@ -110,7 +131,9 @@ describe('maxPending', () => {
     expect(tree.block.waiting).toBe(4);
     // Refused, not queued: the answer comes while the four still block.
     expect(await rpc({ type: 'Tstat', tag: 200, fid: 0 })).toEqual(rerror(200, 'too many requests in flight'));
-    expect(await rpc({ type: 'Tread', tag: 201, fid: 1, offset: 0n, count: 10 })).toEqual(rerror(201, 'too many requests in flight'));
+    expect(await rpc({ type: 'Tread', tag: 201, fid: 1, offset: 0n, count: 10 })).toEqual(
+      rerror(201, 'too many requests in flight'),
+    );
     expect(conn.stats().pending).toBe(4);
     // A client at the limit can still flush what blocks.
     expect(await rpc({ type: 'Tflush', tag: 300, oldtag: 101 })).toEqual({ type: 'Rflush', tag: 300 });
@@ -137,14 +160,20 @@ describe('maxPending', () => {
 describe('msize', () => {
   it('an enormous msize gets the server maximum', async () => {
     start();
-    expect(await rpc({ type: 'Tversion', tag: NOTAG, msize: 0xffffffff, version: '9P2000' }))
-      .toEqual({ type: 'Rversion', tag: NOTAG, msize: MSIZE, version: '9P2000' });
+    expect(await rpc({ type: 'Tversion', tag: NOTAG, msize: 0xffffffff, version: '9P2000' })).toEqual({
+      type: 'Rversion',
+      tag: NOTAG,
+      msize: MSIZE,
+      version: '9P2000',
+    });
   });
 
   it('a frame larger than the negotiated msize closes the connection, unanswered', async () => {
     start();
     expect(await rpc({ type: 'Tversion', tag: NOTAG, msize: 4096, version: '9P2000' })).toMatchObject({ msize: 4096 });
-    expect(await rpc({ type: 'Tattach', tag: 1, fid: 0, afid: NOFID, uname: 'glenda', aname: '' })).toMatchObject({ type: 'Rattach' });
+    expect(await rpc({ type: 'Tattach', tag: 1, fid: 0, afid: NOFID, uname: 'glenda', aname: '' })).toMatchObject({
+      type: 'Rattach',
+    });
     // Well formed, and within the server's own maximum, but over what was agreed.
     const frame = pack({ type: 'Twrite', tag: 2, fid: 0, offset: 0n, data: Buffer.alloc(5000) });
     expect(frame.length).toBeLessThan(MSIZE);

@@ -35,7 +35,9 @@ export async function freezableProxy(targetPort: number): Promise<Proxy> {
     sockets.add(up);
     up.on('close', () => sockets.delete(up));
     client.on('data', (d) => up.write(d));
-    up.on('data', (d) => { if (!frozen) client.write(d); });
+    up.on('data', (d) => {
+      if (!frozen) client.write(d);
+    });
     client.on('close', () => up.destroy());
     up.on('close', () => client.destroy());
     client.on('error', () => {});
@@ -43,7 +45,13 @@ export async function freezableProxy(targetPort: number): Promise<Proxy> {
   });
   const sockets = track(server);
   const address = await listenLocal(server);
-  return { address, freeze: () => { frozen = true; }, close: () => closeServer(server, sockets) };
+  return {
+    address,
+    freeze: () => {
+      frozen = true;
+    },
+    close: () => closeServer(server, sockets),
+  };
 }
 
 /** Accepts connections and reads everything, but never writes a byte. */

@@ -37,7 +37,10 @@ export class Peer {
       if (Date.now() > deadline) throw new Error('timed out waiting for a reply');
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 20);
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
     return this.received.shift()!;

@@ -19,9 +19,20 @@ import { MTIME, TextFile, makeTree } from './tree.js';
 /** A text whose reads are counted. */
 class CountedFile implements Node {
   reads = 0;
-  constructor(readonly name: string, private readonly text: Buffer) {}
+  constructor(
+    readonly name: string,
+    private readonly text: Buffer,
+  ) {}
   async stat(): Promise<FileStat> {
-    return { name: this.name, qid: { type: QTFILE, version: 0, path: 77n }, mode: 0o444, length: 0, mtime: MTIME, uid: 'u', gid: 'g' };
+    return {
+      name: this.name,
+      qid: { type: QTFILE, version: 0, path: 77n },
+      mode: 0o444,
+      length: 0,
+      mtime: MTIME,
+      uid: 'u',
+      gid: 'g',
+    };
   }
   async open(): Promise<OpenFile> {
     return {
@@ -29,7 +40,9 @@ class CountedFile implements Node {
         this.reads++;
         return this.text.subarray(offset, offset + count);
       },
-      write: async () => { throw new FsError('EBADF', 'not open for writing'); },
+      write: async () => {
+        throw new FsError('EBADF', 'not open for writing');
+      },
       close: async () => undefined,
     };
   }

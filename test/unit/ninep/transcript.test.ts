@@ -75,17 +75,49 @@ describe('golden transcripts', () => {
       ['T', { type: 'Tread', tag: 5, fid: 1, offset: 13n, count: 100 }],
       ['R', { type: 'Rread', tag: 5, data: Buffer.alloc(0) }],
       ['T', { type: 'Tstat', tag: 6, fid: 1 }],
-      ['R', { type: 'Rstat', tag: 6, stat: {
-        type: 0, dev: 0, qid: fileQid(2n), mode: 0o444, atime: MTIME, mtime: MTIME, length: 13n,
-        name: 'hello', uid: 'taskfs', gid: 'taskfs', muid: 'taskfs',
-      } }],
+      [
+        'R',
+        {
+          type: 'Rstat',
+          tag: 6,
+          stat: {
+            type: 0,
+            dev: 0,
+            qid: fileQid(2n),
+            mode: 0o444,
+            atime: MTIME,
+            mtime: MTIME,
+            length: 13n,
+            name: 'hello',
+            uid: 'taskfs',
+            gid: 'taskfs',
+            muid: 'taskfs',
+          },
+        },
+      ],
       ['T', { type: 'Tclunk', tag: 7, fid: 1 }],
       ['R', { type: 'Rclunk', tag: 7 }],
       ['T', { type: 'Tstat', tag: 8, fid: 0 }],
-      ['R', { type: 'Rstat', tag: 8, stat: {
-        type: 0, dev: 0, qid: dirQid(1n), mode: (0x80000000 | 0o555) >>> 0, atime: MTIME, mtime: MTIME,
-        length: 0n, name: '/', uid: 'taskfs', gid: 'taskfs', muid: 'taskfs',
-      } }],
+      [
+        'R',
+        {
+          type: 'Rstat',
+          tag: 8,
+          stat: {
+            type: 0,
+            dev: 0,
+            qid: dirQid(1n),
+            mode: (0x80000000 | 0o555) >>> 0,
+            atime: MTIME,
+            mtime: MTIME,
+            length: 0n,
+            name: '/',
+            uid: 'taskfs',
+            gid: 'taskfs',
+            muid: 'taskfs',
+          },
+        },
+      ],
     ]);
     expect(tree.log).toMatchObject({ opens: 1, closes: 1 });
     expect(conn.stats()).toMatchObject({ fids: 1, openFiles: 0, pending: 0 });
@@ -95,8 +127,9 @@ describe('golden transcripts', () => {
     start();
     // Hex of the first exchange, to pin the wire format end to end.
     peer.sendRaw(Buffer.from('13000000' + '64' + 'ffff' + '18200000' + '0600' + '395032303030', 'hex'));
-    expect(pack(await peer.next()).toString('hex'))
-      .toBe('13000000' + '65' + 'ffff' + '18200000' + '0600' + '395032303030');
+    expect(pack(await peer.next()).toString('hex')).toBe(
+      '13000000' + '65' + 'ffff' + '18200000' + '0600' + '395032303030',
+    );
   });
 
   it('negotiates msize down and answers odd versions', async () => {
@@ -365,10 +398,12 @@ describe('flush and concurrency', () => {
     ]);
     // Both in one chunk: the read is in flight when the flush arrives, but
     // the text file ignores the signal and answers.
-    peer.sendRaw(Buffer.concat([
-      pack({ type: 'Tread', tag: 4, fid: 1, offset: 0n, count: 5 }),
-      pack({ type: 'Tflush', tag: 5, oldtag: 4 }),
-    ]));
+    peer.sendRaw(
+      Buffer.concat([
+        pack({ type: 'Tread', tag: 4, fid: 1, offset: 0n, count: 5 }),
+        pack({ type: 'Tflush', tag: 5, oldtag: 4 }),
+      ]),
+    );
     await replay([
       ['R', { type: 'Rread', tag: 4, data: Buffer.from('hello') }],
       ['R', { type: 'Rflush', tag: 5 }],
@@ -378,12 +413,17 @@ describe('flush and concurrency', () => {
   it('several flushes of one request are answered in order', async () => {
     start();
     await replay(openBlock);
-    peer.sendRaw(Buffer.concat([
-      pack({ type: 'Tread', tag: 10, fid: 1, offset: 0n, count: 100 }),
-      pack({ type: 'Tflush', tag: 11, oldtag: 10 }),
-      pack({ type: 'Tflush', tag: 12, oldtag: 10 }),
-    ]));
-    await replay([['R', { type: 'Rflush', tag: 11 }], ['R', { type: 'Rflush', tag: 12 }]]);
+    peer.sendRaw(
+      Buffer.concat([
+        pack({ type: 'Tread', tag: 10, fid: 1, offset: 0n, count: 100 }),
+        pack({ type: 'Tflush', tag: 11, oldtag: 10 }),
+        pack({ type: 'Tflush', tag: 12, oldtag: 10 }),
+      ]),
+    );
+    await replay([
+      ['R', { type: 'Rflush', tag: 11 }],
+      ['R', { type: 'Rflush', tag: 12 }],
+    ]);
     expect(await peer.drain(50)).toEqual([]);
   });
 

@@ -31,12 +31,21 @@ function fileStat(name: string, path: bigint, mode: number, length = 0): FileSta
 
 export class MemDir implements Node {
   readonly children = new Map<string, Node>();
-  constructor(readonly name: string, readonly path: bigint, private readonly log: TreeLog) {}
+  constructor(
+    readonly name: string,
+    readonly path: bigint,
+    private readonly log: TreeLog,
+  ) {}
 
   async stat(): Promise<FileStat> {
     return {
-      name: this.name, qid: { type: QTDIR, version: 0, path: this.path },
-      mode: DMDIR | 0o555, length: 0, mtime: MTIME, uid: 'taskfs', gid: 'taskfs',
+      name: this.name,
+      qid: { type: QTDIR, version: 0, path: this.path },
+      mode: DMDIR | 0o555,
+      length: 0,
+      mtime: MTIME,
+      uid: 'taskfs',
+      gid: 'taskfs',
     };
   }
   async walk(name: string): Promise<Node | undefined> {
@@ -62,7 +71,12 @@ export class MemDir implements Node {
 }
 
 export class TextFile implements Node {
-  constructor(readonly name: string, readonly path: bigint, readonly text: string, private readonly log: TreeLog) {}
+  constructor(
+    readonly name: string,
+    readonly path: bigint,
+    readonly text: string,
+    private readonly log: TreeLog,
+  ) {}
   async stat(): Promise<FileStat> {
     return fileStat(this.name, this.path, 0o444, Buffer.byteLength(this.text));
   }
@@ -72,16 +86,26 @@ export class TextFile implements Node {
     const log = this.log;
     log.opens++;
     return {
-      async read(offset, count) { return data.subarray(offset, offset + count); },
-      async write() { throw new FsError('EBADF', 'not open for writing'); },
-      async close() { log.closes++; },
+      async read(offset, count) {
+        return data.subarray(offset, offset + count);
+      },
+      async write() {
+        throw new FsError('EBADF', 'not open for writing');
+      },
+      async close() {
+        log.closes++;
+      },
     };
   }
 }
 
 /** Write-only: every write is recorded in the log. */
 export class SinkFile implements Node {
-  constructor(readonly name: string, readonly path: bigint, private readonly log: TreeLog) {}
+  constructor(
+    readonly name: string,
+    readonly path: bigint,
+    private readonly log: TreeLog,
+  ) {}
   async stat(): Promise<FileStat> {
     return fileStat(this.name, this.path, 0o222);
   }
@@ -91,12 +115,16 @@ export class SinkFile implements Node {
     const name = this.name;
     log.opens++;
     return {
-      async read() { throw new FsError('EBADF', 'not open for reading'); },
+      async read() {
+        throw new FsError('EBADF', 'not open for reading');
+      },
       async write(data, offset) {
         log.writes.push({ file: name, offset, data: data.toString() });
         return data.length;
       },
-      async close() { log.closes++; },
+      async close() {
+        log.closes++;
+      },
     };
   }
 }
@@ -108,7 +136,11 @@ export class BlockingFile implements Node {
   /** Reads currently waiting (to check that aborts really released them). */
   waiting = 0;
 
-  constructor(readonly name: string, readonly path: bigint, private readonly log: TreeLog) {}
+  constructor(
+    readonly name: string,
+    readonly path: bigint,
+    private readonly log: TreeLog,
+  ) {}
 
   async stat(): Promise<FileStat> {
     return fileStat(this.name, this.path, 0o666, this.data.length);
@@ -134,8 +166,14 @@ export class BlockingFile implements Node {
               self.waiters.delete(wake);
               signal?.removeEventListener('abort', onAbort);
             };
-            const wake = () => { done(); resolve(); };
-            const onAbort = () => { done(); reject(new FsError('EINTR', 'interrupted')); };
+            const wake = () => {
+              done();
+              resolve();
+            };
+            const onAbort = () => {
+              done();
+              reject(new FsError('EINTR', 'interrupted'));
+            };
             self.waiters.add(wake);
             signal?.addEventListener('abort', onAbort, { once: true });
           });
@@ -147,14 +185,20 @@ export class BlockingFile implements Node {
         self.append(data.toString());
         return data.length;
       },
-      async close() { log.closes++; },
+      async close() {
+        log.closes++;
+      },
     };
   }
 }
 
 /** A file whose reads do not honour their AbortSignal (a misbehaving tree). */
 export class SlowFile implements Node {
-  constructor(readonly name: string, readonly path: bigint, private readonly log: TreeLog) {}
+  constructor(
+    readonly name: string,
+    readonly path: bigint,
+    private readonly log: TreeLog,
+  ) {}
   async stat(): Promise<FileStat> {
     return fileStat(this.name, this.path, 0o444);
   }
@@ -166,8 +210,12 @@ export class SlowFile implements Node {
         await new Promise((r) => setTimeout(r, 300));
         return Buffer.from('late');
       },
-      async write() { throw new FsError('EBADF', 'not open for writing'); },
-      async close() { log.closes++; },
+      async write() {
+        throw new FsError('EBADF', 'not open for writing');
+      },
+      async close() {
+        log.closes++;
+      },
     };
   }
 }
@@ -184,11 +232,14 @@ export function makeTree(): TestTree {
   const sub = new MemDir('sub', 5n, log)
     .add('deep', new TextFile('deep', 6n, 'deep\n', log))
     .removable('gone', new TextFile('gone', 7n, 'bye\n', log))
-    .add('busy', Object.assign(new TextFile('busy', 10n, '', log), {
-      async remove(): Promise<void> {
-        throw new FsError('EBUSY', 'session 3 is still running');
-      },
-    }));
+    .add(
+      'busy',
+      Object.assign(new TextFile('busy', 10n, '', log), {
+        async remove(): Promise<void> {
+          throw new FsError('EBUSY', 'session 3 is still running');
+        },
+      }),
+    );
   const many = new MemDir('many', 8n, log);
   for (let i = 0; i < 40; i++) {
     const name = `entry-${String(i).padStart(2, '0')}-${'x'.repeat(60)}`;

@@ -6,7 +6,11 @@ describe('rateLimited', () => {
   it('lets a burst through per window, counts the rest, and says so in the next window', () => {
     const out: string[] = [];
     let t = 0;
-    const warn = rateLimited((l) => out.push(l), { burst: 3, windowMs: 1000 }, () => t);
+    const warn = rateLimited(
+      (l) => out.push(l),
+      { burst: 3, windowMs: 1000 },
+      () => t,
+    );
     for (let i = 0; i < 10_000; i++) warn(`refused ${i}`);
     expect(out).toEqual(['refused 0', 'refused 1', 'refused 2']);
     t = 999;

@@ -22,7 +22,12 @@ describe('synthetic nodes: the fast paths agree with the async ones', () => {
 
   it('a directory with a lookup walks at once; without one, walkNow says "ask walk", not "absent"', async () => {
     const status = file('status');
-    const withLookup = new SyntheticDir({ name: 'd', qidPath: 8n, entries: () => [['status', status]], lookup: (n) => (n === 'status' ? status : undefined) });
+    const withLookup = new SyntheticDir({
+      name: 'd',
+      qidPath: 8n,
+      entries: () => [['status', status]],
+      lookup: (n) => (n === 'status' ? status : undefined),
+    });
     expect(withLookup.walkNow('status')).toBe(status);
     expect(withLookup.walkNow('nope')).toBeUndefined();
     const listed = new SyntheticDir({ name: 'd', qidPath: 9n, entries: () => [['status', status]] });
@@ -36,7 +41,10 @@ describe('synthetic nodes: the fast paths agree with the async ones', () => {
     const bound = renamed(dir, '0');
     expect(bound.quickStat!()).toMatchObject({ name: '0' });
     expect(await bound.stat()).toMatchObject({ name: '0' });
-    const slow = renamed(file('stdout', async () => 2), 'stdio');
+    const slow = renamed(
+      file('stdout', async () => 2),
+      'stdio',
+    );
     const st = slow.quickStat!();
     expect(st).toBeInstanceOf(Promise);
     expect(await st).toMatchObject({ name: 'stdio', length: 2 });

@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { userInfo } from 'node:os';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
@@ -42,9 +43,18 @@ export interface ConnectOptions {
   key?: Buffer;
 }
 
+/** Dials a TCP or unix address (address.ts) and speaks 9P over the socket. */
 export async function connect(addr: string, opts: ConnectOptions = {}): Promise<NinepClient> {
-  const where = parseAddress(addr);
-  const socket = await dial(where, addr, opts.timeoutMs);
+  return connectStream(await dial(parseAddress(addr), addr, opts.timeoutMs), addr, opts);
+}
+
+/**
+ * Speaks 9P as the client over any byte stream already made (a socket, an
+ * ssh channel's stdio, a connection a worker dialed in on). `label` names
+ * the other end in errors. The stream is destroyed if the handshake fails.
+ */
+export async function connectStream(socket: Duplex, label: string, opts: ConnectOptions = {}): Promise<NinepClient> {
+  const addr = label;
   const wanted = Math.max(MIN_MSIZE, opts.msize ?? DEFAULT_MSIZE);
   const mux = new Mux(socket, { msize: wanted, log, timeoutMs: opts.timeoutMs });
   try {

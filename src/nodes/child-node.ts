@@ -7,7 +7,8 @@
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node } from '../ns/types.js';
-import { connect, type NinepClient } from '../ninep/client.js';
+import type { Duplex } from 'node:stream';
+import { connect, connectStream, type NinepClient } from '../ninep/client.js';
 import { SpareFid, readSnapshot, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
 import type { Child } from '../taskfs/child.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
@@ -70,6 +71,26 @@ export class ChildNode {
     const { key = defaultKey, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
     try {
       return new ChildNode(name, addr, await connect(addr, { timeoutMs, key }));
+    } catch (err) {
+      const e = asFsError(err);
+      throw new FsError(e.code, `mount ${addr}: ${e.message}`);
+    }
+  }
+
+  /**
+   * A child node over a stream already made (an ssh channel, a worker that
+   * dialed in); `addr` is what `ns` shows for it. The stream's end is the
+   * node's loss, as a closed socket is.
+   */
+  static async overStream(
+    name: string,
+    addr: string,
+    stream: Duplex,
+    opts: { key?: Buffer; timeoutMs?: number } = {},
+  ): Promise<ChildNode> {
+    const { key = defaultKey, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
+    try {
+      return new ChildNode(name, addr, await connectStream(stream, addr, { timeoutMs, key }));
     } catch (err) {
       const e = asFsError(err);
       throw new FsError(e.code, `mount ${addr}: ${e.message}`);

@@ -83,10 +83,11 @@ export function nodeRoot(node: TaskNode): Node {
     qidPath: BigInt(Q.Root),
     entries: () => [
       ...top,
+      ...node.extraDirs,
       ...[...node.sessions.values()].sort((a, b) => a.id - b.id).map((s) => [String(s.id), sessionNode(s)] as const),
     ],
     lookup: (name) => {
-      const found = topByName.get(name);
+      const found = topByName.get(name) ?? node.extraDirs.get(name);
       if (found || !/^(0|[1-9]\d*)$/.test(name)) return found;
       const s = node.sessions.get(Number(name));
       return s && sessionNode(s);

@@ -56,6 +56,11 @@ export class TaskNode {
   mountpoint?: string;
   envText = '';
   /**
+   * Directories layers above this one add to the node's root (`jobs/`),
+   * listed after the node's own files.
+   */
+  readonly extraDirs = new Map<string, Node>();
+  /**
    * The daemon's environment, read once: every leaf starts from it
    * (process.env is a slow, syscall-backed object to copy per leaf).
    */
@@ -214,13 +219,25 @@ export class TaskNode {
     return granted;
   }
 
+  /**
+   * How an address becomes a child node. TCP and unix by default; the
+   * command line adds other ways of reaching a node (ssh, Slurm) by
+   * wrapping this, since those live above this layer.
+   */
+  connectChild: (name: string, addr: string) => Promise<ChildNode> = (name, addr) => ChildNode.connect(name, addr);
+
   /** Mount a child node: its root appears as nodes/NAME and it takes shares of reservations. */
   async mountChild(addr: string, name: string): Promise<void> {
     if (!/^[\w.-]+$/.test(name)) throw new FsError('EINVAL', `mount: bad node name ${JSON.stringify(name)}`);
     if (this.childNodes.has(name)) throw new FsError('EEXIST', `mount: ${name} is already mounted`);
-    const child = await ChildNode.connect(name, addr);
+    this.adoptChild(await this.connectChild(name, addr));
+  }
+
+  /** Takes a child node already connected (a worker that dialed in, say) under its own name. */
+  adoptChild(child: ChildNode): void {
+    const name = child.name;
     if (this.childNodes.has(name)) {
-      await child.close();
+      void child.close();
       throw new FsError('EEXIST', `mount: ${name} is already mounted`);
     }
     this.childNodes.set(name, child);

@@ -10,6 +10,7 @@ export const nodeOptionSpec = {
   name: { type: 'string' },
   workdir: { type: 'string' },
   listen: { type: 'string' },
+  stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
   key: { type: 'string' },
   'max-sessions': { type: 'string' },
@@ -24,6 +25,8 @@ export interface NodeArgs {
   positionals: string[];
   help: boolean;
   allowOther: boolean;
+  /** serve --stdio: one 9P connection on stdin/stdout. */
+  stdio: boolean;
 }
 
 /**
@@ -57,5 +60,6 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
     positionals,
     help: values.help ?? false,
     allowOther: values['allow-other'] ?? false,
+    stdio: values.stdio ?? false,
   };
 }

@@ -39,7 +39,7 @@ export async function mountCommand(argv: string[]): Promise<number> {
   process.stderr.write(
     `taskfs: node ${options.name} mounted on ${mountpoint} (${options.slots} slots, workdir ${options.workdir}${listening})\n`,
   );
-  const why = await onStopSignals(externalUnmount);
+  const why = await onStopSignals(externalUnmount.then(() => 'unmounted from outside'));
   process.stderr.write(`taskfs: ${why}: stopping node ${options.name}\n`);
   await rt.stop();
   await mount.unmount();

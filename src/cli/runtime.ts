@@ -20,6 +20,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   node: TaskNode;
   listener?: Listener;
+  /** The --key secret, for other ways of serving the node (serve --stdio). */
+  key?: Buffer;
   stop(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   return {
     node,
     listener,
+    key,
     stop: () =>
       (stopping ??= (async () => {
         await listener?.close();

@@ -1,4 +1,11 @@
-/** `taskfs serve`: a node over 9P only, no FUSE (compute nodes, CI). */
+/**
+ * `taskfs serve`: a node over 9P only, no FUSE (compute nodes, CI). With
+ * `--listen ADDR` it takes any number of connections; with `--stdio` it
+ * serves exactly one on its stdin and stdout (what ssh and srun start) and
+ * stops, killing what it started, when that connection closes.
+ */
+import { Duplex } from 'node:stream';
+import { serveConnection } from '../ninep/server.js';
 import { parseCommand } from './args.js';
 import { startRuntime } from './runtime.js';
 import { onStopSignals } from './signals.js';
@@ -6,17 +13,26 @@ import { onStopSignals } from './signals.js';
 export async function serveCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand('serve', argv, (args) => {
     if (args.positionals.length > 0) throw new Error(`unexpected ${args.positionals[0]}`);
-    if (!args.runtime.listen) throw new Error('--listen ADDR is required');
+    if (!args.runtime.listen && !args.stdio) throw new Error('--listen ADDR or --stdio is required');
     if (args.allowOther) throw new Error('--allow-other is for mount: serve has no FUSE mount');
   });
   if (typeof parsed === 'number') return parsed;
   const { node } = parsed.runtime;
-  process.title = `taskfs serve ${parsed.runtime.listen}`;
+  process.title = `taskfs serve ${parsed.stdio ? '--stdio' : parsed.runtime.listen}`;
   const rt = await startRuntime(parsed.runtime);
-  process.stderr.write(
-    `taskfs: node ${node.name} listening on ${rt.listener!.address} (${node.slots} slots, workdir ${node.workdir})\n`,
-  );
-  const why = await onStopSignals();
+  let hangup: Promise<string> | undefined;
+  if (parsed.stdio) {
+    const channel = Duplex.from({ readable: process.stdin, writable: process.stdout });
+    // A write to a channel whose reader is gone must end the node, not the process.
+    channel.on('error', () => channel.destroy());
+    const conn = serveConnection(channel, () => rt.node.root, { key: rt.key });
+    hangup = conn.closed.then(() => 'connection closed');
+  }
+  const where = [rt.listener && `listening on ${rt.listener.address}`, parsed.stdio && 'serving stdin/stdout']
+    .filter(Boolean)
+    .join(', ');
+  process.stderr.write(`taskfs: node ${node.name} ${where} (${node.slots} slots, workdir ${node.workdir})\n`);
+  const why = await onStopSignals(hangup);
   process.stderr.write(`taskfs: ${why}: stopping node ${node.name}\n`);
   await rt.stop();
   return 0;

@@ -1,11 +1,12 @@
 /**
  * Resolves with the reason on the first SIGINT, SIGTERM or SIGHUP, or when
- * `other` resolves (the mount vanished). The node then stops in order: it
+ * `other` resolves with its own reason (the mount vanished, the one
+ * connection of serve --stdio closed). The node then stops in order: it
  * answers blocked readers and kills its processes first. Should that hang,
  * a second signal, or `graceMs` without an end, exits at once: the fork
  * server's parent-death signal ends every leaf and auto_unmount the mount.
  */
-export function onStopSignals(other?: Promise<void>, graceMs = 20_000): Promise<string> {
+export function onStopSignals(other?: Promise<string>, graceMs = 20_000): Promise<string> {
   return new Promise((resolve) => {
     let stopping = false;
     const exitNow = (why: string): void => {
@@ -21,6 +22,6 @@ export function onStopSignals(other?: Promise<void>, graceMs = 20_000): Promise<
     for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
       process.on(sig, () => (stopping ? exitNow(`${sig} while stopping`) : stop(sig)));
     }
-    void other?.then(() => stop('unmounted from outside'));
+    void other?.then(stop);
   });
 }

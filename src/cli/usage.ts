@@ -27,6 +27,7 @@ Distributed task execution as files.
 commands:
   mount [MOUNTPOINT]   serve a node through FUSE at MOUNTPOINT (default ~/tasks)
   serve --listen ADDR  serve a node over 9P2000 only (no FUSE): compute nodes
+  serve --stdio        serve one 9P2000 connection on stdin/stdout (for ssh, srun)
   help                 this text
 
 'taskfs COMMAND --help' describes the options of a command.
@@ -46,13 +47,17 @@ environment:
   DEBUG=taskfs:*   log every layer to stderr (or taskfs:fuse, taskfs:session, ...)
 `,
   serve: `usage: taskfs serve --listen ADDR [OPTIONS]
+       taskfs serve --stdio [OPTIONS]
 
 Serve a taskfs node over 9P2000 only (no FUSE needed), in the foreground
 until SIGINT or SIGTERM. Parents mount it with --remote ADDR or
 'echo mount ADDR NAME > ctl'; any 9P2000 client (9pfuse, Inferno mount)
-can mount it too.
+can mount it too. With --stdio it serves exactly one 9P connection on its
+stdin and stdout (what ssh and srun start) and stops, killing what it
+started, when that connection closes.
 
 options:
+  --stdio          serve one connection on stdin/stdout, then stop
 ${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr

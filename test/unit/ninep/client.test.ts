@@ -16,7 +16,7 @@ import type { Listener } from '../../../src/ninep/server.js';
 import { listen } from '../../../src/ninep/server.js';
 import { freezableProxy, silentServer } from './netutil.js';
 import type { TestTree } from './tree.js';
-import { MemDir, TextFile, makeTree } from './tree.js';
+import { type MemDir, TextFile, makeTree } from './tree.js';
 
 let dir: string;
 let tree: TestTree;

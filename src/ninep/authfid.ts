@@ -5,7 +5,7 @@
 import { FsError } from '../ns/errors.js';
 import { clientProof, formatChallenge, newNonce, parseResponse, proofsEqual, serverProof } from './auth.js';
 import { NOFID, QTAUTH } from './constants.js';
-import type { Session } from './fid.js';
+import type { ConnState } from './fid.js';
 import { Fid, roomForFid } from './fid.js';
 import type { Msg, Untagged } from './messages.js';
 
@@ -77,7 +77,7 @@ export class AuthConversation {
 let authPaths = 0n;
 const AUTH_PATH_BASE = 1n << 62n;
 
-export function auth(s: Session, msg: Msg<'Tauth'>): Untagged<Msg<'Rauth'>> {
+export function auth(s: ConnState, msg: Msg<'Tauth'>): Untagged<Msg<'Rauth'>> {
   if (s.auth === undefined) throw new FsError('ENOSYS', 'authentication not required');
   if (msg.afid === NOFID) throw new FsError('EBADF', 'bad use of fid');
   if (s.fids.has(msg.afid)) throw new FsError('EBADF', 'fid already in use');
@@ -91,7 +91,7 @@ export function authRead(f: Fid, count: number): Untagged<Msg<'Rread'>> {
   return { type: 'Rread', data: f.auth!.read(count) };
 }
 
-export function authWrite(s: Session, f: Fid, data: Buffer): Untagged<Msg<'Rwrite'>> {
+export function authWrite(s: ConnState, f: Fid, data: Buffer): Untagged<Msg<'Rwrite'>> {
   const conv = f.auth!;
   const before = conv.poisoned;
   try {
@@ -108,7 +108,7 @@ export function authWrite(s: Session, f: Fid, data: Buffer): Untagged<Msg<'Rwrit
  * only through an auth fid that has finished for this uname and aname,
  * which it uses up.
  */
-export function admitAttach(s: Session, msg: Msg<'Tattach'>): void {
+export function admitAttach(s: ConnState, msg: Msg<'Tattach'>): void {
   if (s.auth === undefined) {
     if (msg.afid !== NOFID) throw new FsError('ENOSYS', 'authentication not required');
     return;

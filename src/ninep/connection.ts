@@ -35,7 +35,7 @@ import {
 } from './constants.js';
 import { describe, tracing } from './describe.js';
 import { errorString } from './errstr.js';
-import type { AuthPolicy, Logger, Session } from './fid.js';
+import type { AuthPolicy, Logger, ConnState } from './fid.js';
 import { closeQuietly } from './fid.js';
 import { Framer } from './framer.js';
 import type { Reply } from './handlers.js';
@@ -122,7 +122,7 @@ export class ServerConnection implements Connection {
   private readonly maxPending: number;
   private readonly peer: string;
   private readonly auth: AuthPolicy | undefined;
-  private session: Session | undefined;
+  private session: ConnState | undefined;
   private readonly pending = new Map<number, Pending>();
   private dead = false;
   /** The socket refused the last write: stop reading until 'drain'. */

@@ -50,8 +50,8 @@ export class Fid {
 /** A `debug` instance fits; `enabled: false` lets callers skip building log text. */
 export type Logger = ((formatter: string, ...args: unknown[]) => void) & { enabled?: boolean };
 
-/** What the message handlers share for one 9P session (between Tversions). */
-export interface Session {
+/** What the message handlers share for one 9P connection between Tversions (9P calls it a session). */
+export interface ConnState {
   readonly fids: Map<number, Fid>;
   readonly msize: number;
   readonly root: () => Node;
@@ -69,14 +69,14 @@ export interface AuthPolicy {
 }
 
 /** A fid of the tree (not an auth fid). */
-export function lookupFid(s: Session, fid: number): Fid {
+export function lookupFid(s: ConnState, fid: number): Fid {
   const f = lookupAnyFid(s, fid);
   if (f.auth !== undefined) throw new FsError('EBADF', 'bad use of an authentication fid');
   return f;
 }
 
 /** Any fid, auth fids included (clunk, remove). */
-export function lookupAnyFid(s: Session, fid: number): Fid {
+export function lookupAnyFid(s: ConnState, fid: number): Fid {
   const f = s.fids.get(fid);
   if (f === undefined) throw new FsError('EBADF', 'unknown fid');
   return f;
@@ -86,7 +86,7 @@ export function lookupAnyFid(s: Session, fid: number): Fid {
  * Refuses a new fid once the table holds maxFids, so a client that leaks
  * fids (or makes them on purpose) cannot grow the server without bound.
  */
-export function roomForFid(s: Session): void {
+export function roomForFid(s: ConnState): void {
   if (s.fids.size >= s.maxFids) throw new FsError('EMFILE', 'too many open files');
 }
 

@@ -10,7 +10,7 @@ import { FsError } from '../ns/errors.js';
 import { IOHDRSZ, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE } from './constants.js';
 import { admitAttach, auth, authRead, authWrite } from './authfid.js';
 import { readDir } from './dirread.js';
-import type { Session } from './fid.js';
+import type { ConnState } from './fid.js';
 import { Fid, closeQuietly, interrupted, lookupAnyFid, lookupFid, roomForFid } from './fid.js';
 import type { Msg, RMessage, TMessage, Untagged } from './messages.js';
 import { assertQid, toWireStat, wstatRequest } from './stat.js';
@@ -18,7 +18,7 @@ import { walk } from './walk.js';
 
 export type Reply = Untagged<RMessage>;
 
-export async function handle(s: Session, msg: TMessage, signal: AbortSignal): Promise<Reply> {
+export async function handle(s: ConnState, msg: TMessage, signal: AbortSignal): Promise<Reply> {
   switch (msg.type) {
     // Without a key: "authentication not required", and clients attach with NOFID.
     case 'Tauth':
@@ -50,7 +50,7 @@ export async function handle(s: Session, msg: TMessage, signal: AbortSignal): Pr
   }
 }
 
-async function attach(s: Session, msg: Msg<'Tattach'>, signal: AbortSignal): Promise<Reply> {
+async function attach(s: ConnState, msg: Msg<'Tattach'>, signal: AbortSignal): Promise<Reply> {
   if (s.fids.has(msg.fid)) throw new FsError('EBADF', 'fid already in use');
   roomForFid(s);
   // Before any await, so two attaches racing on one afid cannot both use it.
@@ -65,7 +65,7 @@ async function attach(s: Session, msg: Msg<'Tattach'>, signal: AbortSignal): Pro
   return { type: 'Rattach', qid };
 }
 
-async function open(s: Session, msg: Msg<'Topen'>, signal: AbortSignal): Promise<Reply> {
+async function open(s: ConnState, msg: Msg<'Topen'>, signal: AbortSignal): Promise<Reply> {
   const f = lookupFid(s, msg.fid);
   if (f.open !== undefined || f.opening) throw new FsError('EBADF', 'fid already open');
   if ((msg.mode & ~(3 | OTRUNC | ORCLOSE)) !== 0) throw new FsError('EINVAL', 'illegal mode');
@@ -110,7 +110,7 @@ function ioOffset(offset: bigint): number {
   return Number(offset);
 }
 
-async function read(s: Session, msg: Msg<'Tread'>, signal: AbortSignal): Promise<Reply> {
+async function read(s: ConnState, msg: Msg<'Tread'>, signal: AbortSignal): Promise<Reply> {
   const count = Math.min(msg.count, s.msize - IOHDRSZ);
   const af = s.fids.get(msg.fid);
   if (af?.auth !== undefined) return authRead(af, count);
@@ -124,7 +124,7 @@ async function read(s: Session, msg: Msg<'Tread'>, signal: AbortSignal): Promise
   return { type: 'Rread', data: data.length > count ? data.subarray(0, count) : data };
 }
 
-async function write(s: Session, msg: Msg<'Twrite'>, signal: AbortSignal): Promise<Reply> {
+async function write(s: ConnState, msg: Msg<'Twrite'>, signal: AbortSignal): Promise<Reply> {
   const af = s.fids.get(msg.fid);
   if (af?.auth !== undefined) return authWrite(s, af, msg.data);
   const f = lookupFid(s, msg.fid);
@@ -137,7 +137,7 @@ async function write(s: Session, msg: Msg<'Twrite'>, signal: AbortSignal): Promi
   return { type: 'Rwrite', count };
 }
 
-async function clunk(s: Session, msg: Msg<'Tclunk'>): Promise<Reply> {
+async function clunk(s: ConnState, msg: Msg<'Tclunk'>): Promise<Reply> {
   const f = lookupAnyFid(s, msg.fid);
   s.fids.delete(msg.fid);
   await closeQuietly(f, s.log);
@@ -145,7 +145,7 @@ async function clunk(s: Session, msg: Msg<'Tclunk'>): Promise<Reply> {
 }
 
 /** remove(9P): the fid is clunked even when the remove fails. */
-async function remove(s: Session, msg: Msg<'Tremove'>): Promise<Reply> {
+async function remove(s: ConnState, msg: Msg<'Tremove'>): Promise<Reply> {
   const f = lookupAnyFid(s, msg.fid);
   s.fids.delete(msg.fid);
   try {
@@ -157,7 +157,7 @@ async function remove(s: Session, msg: Msg<'Tremove'>): Promise<Reply> {
   return { type: 'Rremove' };
 }
 
-async function stat(s: Session, msg: Msg<'Tstat'>): Promise<Reply> {
+async function stat(s: ConnState, msg: Msg<'Tstat'>): Promise<Reply> {
   const f = lookupFid(s, msg.fid);
   const st = toWireStat(await f.node.stat());
   // stat(9P): the root of a server is called '/'.
@@ -170,7 +170,7 @@ async function stat(s: Session, msg: Msg<'Tstat'>): Promise<Reply> {
  * nothing is a sync request, and length 0 is what Unix clients send for
  * O_TRUNC; both are accepted as no-ops so that `> file` works.
  */
-async function wstat(s: Session, msg: Msg<'Twstat'>): Promise<Reply> {
+async function wstat(s: ConnState, msg: Msg<'Twstat'>): Promise<Reply> {
   lookupFid(s, msg.fid);
   if (wstatRequest(msg.stat) === 'change') throw new FsError('EPERM', 'permission denied');
   return { type: 'Rwstat' };

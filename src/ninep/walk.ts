@@ -7,11 +7,11 @@ import type { Node, Qid } from '../ns/types.js';
 import { QTDIR } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import type { Msg, Untagged } from './messages.js';
-import type { Session } from './fid.js';
+import type { ConnState } from './fid.js';
 import { Fid, interrupted, lookupFid, roomForFid } from './fid.js';
 import { assertQid } from './stat.js';
 
-export async function walk(s: Session, msg: Msg<'Twalk'>, signal: AbortSignal): Promise<Untagged<Msg<'Rwalk'>>> {
+export async function walk(s: ConnState, msg: Msg<'Twalk'>, signal: AbortSignal): Promise<Untagged<Msg<'Rwalk'>>> {
   const from = lookupFid(s, msg.fid);
   if (from.open !== undefined || from.opening) {
     throw new FsError('EBADF', 'cannot walk from an open fid');

@@ -10,7 +10,7 @@ import type { Node } from '../ns/types.js';
 import type { Duplex } from 'node:stream';
 import { connect, connectStream, type NinepClient } from '../ninep/client.js';
 import { SpareFid, readSnapshot, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
-import type { Child } from '../taskfs/child.js';
+import type { BoundSession } from '../taskfs/bound-session.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
 import { guardLost, type SessionFiles } from './lost-guard.js';
 
@@ -133,13 +133,13 @@ export class ChildNode {
 
   /**
    * A session on the child with `share` leaves (`res 0` for one), bound
-   * later as a Child. Round trips are what a reservation across machines
+   * later as a BoundSession. Round trips are what a reservation across machines
    * costs, so only these wait for each other: open the clone (its fid is
    * walked ahead), read the session's number and write `res` together,
    * then open and read `topology` (walked while the child reserved):
    * four round trips, five when the number comes back after `res`.
    */
-  async reserve(share: number, os: string, machine: string): Promise<Child> {
+  async reserve(share: number, os: string, machine: string): Promise<BoundSession> {
     const handle = await this.openClone();
     let session: ReservedSession | undefined;
     const [numbered, reserved] = await Promise.allSettled([

@@ -4,7 +4,7 @@
  * remote child's clone, then bound into the parent as its next child.
  */
 import { FsError } from '../ns/errors.js';
-import type { Child } from '../taskfs/child.js';
+import type { BoundSession } from '../taskfs/bound-session.js';
 import type { TaskNode } from '../taskfs/node.js';
 import type { Session } from '../taskfs/session.js';
 import { sessionDir } from '../taskfs/session-files.js';
@@ -14,18 +14,18 @@ export async function reserveLocalSlots(
   parent: Session,
   count: number,
   firstIndex: number,
-): Promise<Child[]> {
+): Promise<BoundSession[]> {
   if (node.opts.strictSlots) {
     const free = node.opts.slots - node.slotsInUse();
     if (count > free)
       throw new FsError('ENOSPC', `res ${count}: only ${free} of ${node.opts.slots} slots free (--strict-slots)`);
   }
-  const children: Child[] = [];
+  const children: BoundSession[] = [];
   try {
     for (let i = 0; i < count; i++) {
       const { session, handle } = node.openClone();
       session.boundIn = { parent, index: firstIndex + i };
-      const child: Child = {
+      const child: BoundSession = {
         dir: sessionDir(session, String(session.id)),
         ctl: handle,
         topology: '',

@@ -7,7 +7,7 @@
 import { FsError, asFsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { DMDIR, QTDIR, type FileStat, type Node, type OpenFile, type OpenMode } from '../ns/types.js';
-import { leafCount, type Child } from '../taskfs/child.js';
+import { leafCount, type BoundSession } from '../taskfs/bound-session.js';
 import { quote } from '../taskfs/quote.js';
 
 export interface LostSource {
@@ -49,7 +49,7 @@ function goneReason(source: LostSource, err: unknown): string | undefined {
   return e.code === 'ECONNRESET' ? e.message : undefined;
 }
 
-export function guardLost(child: Child, source: LostSource, id: string, files: SessionFiles): Child {
+export function guardLost(child: BoundSession, source: LostSource, id: string, files: SessionFiles): BoundSession {
   const leaves = leafCount(child);
   // Until a status is read, a lost child's leaves are named by what we know.
   let lastStatus = `cmd/${id} 0 Lost '' ''\n`.repeat(leaves);

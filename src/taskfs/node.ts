@@ -11,7 +11,7 @@ import type { Node, OpenFile } from '../ns/types.js';
 import { ChildNode } from '../nodes/child-node.js';
 import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
 import { reserveLocalSlots } from '../nodes/local-slots.js';
-import type { Child } from './child.js';
+import type { BoundSession } from './bound-session.js';
 import { nodeRoot } from './node-files.js';
 import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
@@ -193,7 +193,7 @@ export class TaskNode {
    * slots on a node with no child nodes, else shares of N among the child
    * nodes by capacity (SPEC section 5), all or nothing.
    */
-  async reserveChildren(parent: Session, req: ResRequest, firstIndex: number): Promise<Child[]> {
+  async reserveChildren(parent: Session, req: ResRequest, firstIndex: number): Promise<BoundSession[]> {
     const nodes = [...this.childNodes.values()].filter((c) => !c.lost);
     if (nodes.length === 0) {
       this.checkMatch(req.os, req.machine);

@@ -10,7 +10,7 @@ import { FsError, asFsError } from '../ns/errors.js';
 import { park } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
-import { leafCount, readChildFile, type Child } from './child.js';
+import { leafCount, readChildFile, type BoundSession } from './bound-session.js';
 import { quote, tokenize } from './quote.js';
 import { Run } from './run.js';
 import { parseEnv, validateSetting, type SettingName } from './settings.js';
@@ -32,7 +32,7 @@ export interface ResRequest {
 
 export class Session {
   private reservation: 'none' | 'self' | 'children' = 'none';
-  children: Child[] = [];
+  children: BoundSession[] = [];
   run?: Run;
   private runs = 0;
   private runWaiters = new Set<() => void>();
@@ -339,7 +339,7 @@ export class Session {
   }
 
   /** A newly bound child gets what was set here before it came. */
-  private async pushSettings(child: Child): Promise<void> {
+  private async pushSettings(child: BoundSession): Promise<void> {
     for (const name of ['env', 'args', 'ns'] as const) {
       if (this.text[name] !== '') await pushText(child, name, this.text[name]);
     }
@@ -392,14 +392,14 @@ export class Session {
   }
 
   /** The same operation on every child in parallel; fails if any child fails. */
-  async fanOut(op: (child: Child, index: number) => Promise<unknown>): Promise<void> {
+  async fanOut(op: (child: BoundSession, index: number) => Promise<unknown>): Promise<void> {
     const results = await Promise.allSettled(this.children.map((c, i) => op(c, i)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw asFsError(failed.reason);
   }
 }
 
-async function pushText(child: Child, name: SettingName, value: string): Promise<void> {
+async function pushText(child: BoundSession, name: SettingName, value: string): Promise<void> {
   const node = await child.dir.walk?.(name);
   if (!node?.open) throw new FsError('EIO', `child has no ${name} file`);
   const file = await node.open({ read: false, write: true, truncate: true });

@@ -1,11 +1,11 @@
 import type { Node, OpenFile } from '../ns/types.js';
 
 /**
- * A child bound into a session: a session somewhere (a slot on this node or
+ * A session bound into another as one of its children: a session somewhere (a slot on this node or
  * a session on a remote node), seen only through the tree interface. That
  * sameness is what makes every aggregated operation one loop.
  */
-export interface Child {
+export interface BoundSession {
   /** The child's session directory. */
   readonly dir: Node;
   /** The open clone handle: writes are ctl writes; it owns the child's reservation. */
@@ -18,7 +18,7 @@ export interface Child {
   lost?(): string | undefined;
 }
 
-export function leafCount(child: Child): number {
+export function leafCount(child: BoundSession): number {
   return child.topology === '' ? 1 : child.topology.split(' ').length;
 }
 

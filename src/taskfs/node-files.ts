@@ -2,11 +2,10 @@
  * The node's root directory (SPEC section 1): clone, ctl, arch, status,
  * env, ns, fs/, nodes/, and a directory per session.
  */
-import { FsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
 import type { Node, OpenFile } from '../ns/types.js';
-import { tokenize } from './quote.js';
+import { runCtl, whole, type VerbTable } from './ctl.js';
 import { sessionDir } from './session-files.js';
 import { validateSetting } from './settings.js';
 import type { TaskNode } from './node.js';
@@ -96,35 +95,25 @@ export function nodeRoot(node: TaskNode): Node {
 }
 
 /** Node ctl verbs (and ns lines): debug N; limit NAME N; mount ADDR NAME and unmount NAME of child nodes. */
-async function nodeCtl(node: TaskNode, text: string): Promise<void> {
-  for (const line of text.split('\n')) {
-    const words = tokenize(line);
-    if (words.length === 0) continue;
-    const [verb, ...args] = words;
-    switch (verb) {
-      case 'debug': {
-        if (args.length !== 1 || !/^\d+$/.test(args[0]!)) throw new FsError('EINVAL', 'usage: debug N');
-        node.debug = Number(args[0]);
-        if (node.debug > 0) createDebug.enable('taskfs:*');
-        else createDebug.disable();
-        break;
-      }
-      case 'limit': {
-        if (args.length !== 2 || !/^\d+$/.test(args[1]!))
-          throw new FsError('EINVAL', 'usage: limit sessions|leaves|spool N');
-        node.setLimit(args[0]!, Number(args[1]));
-        break;
-      }
-      case 'mount':
-        if (args.length !== 2) throw new FsError('EINVAL', 'usage: mount ADDR NAME');
-        await node.mountChild(args[0]!, args[1]!);
-        break;
-      case 'unmount':
-        if (args.length !== 1) throw new FsError('EINVAL', 'usage: unmount NAME');
-        await node.unmountChild(args[0]!);
-        break;
-      default:
-        throw new FsError('EINVAL', `unknown node ctl verb: ${verb!.slice(0, 40)}`);
-    }
-  }
+const nodeVerbs: VerbTable<TaskNode> = {
+  debug: {
+    words: [1, 1],
+    usage: 'debug N',
+    run: (node, [n]) => {
+      node.debug = whole(n!, 'debug');
+      if (node.debug > 0) createDebug.enable('taskfs:*');
+      else createDebug.disable();
+    },
+  },
+  limit: {
+    words: [2, 2],
+    usage: 'limit sessions|leaves|spool N',
+    run: (node, [name, n]) => node.setLimit(name!, whole(n!, 'limit')),
+  },
+  mount: { words: [2, 2], usage: 'mount ADDR NAME', run: (node, [addr, name]) => node.mountChild(addr!, name!) },
+  unmount: { words: [1, 1], usage: 'unmount NAME', run: (node, [name]) => node.unmountChild(name!) },
+};
+
+function nodeCtl(node: TaskNode, text: string): Promise<void> {
+  return runCtl(nodeVerbs, node, text, 'node ctl verb');
 }

@@ -3,19 +3,12 @@
  * per line; they run in order and the first failure fails the write, its
  * text kept for `err`.
  */
-import { FsError, asFsError } from '../ns/errors.js';
-import { tokenize } from './quote.js';
+import { FsError } from '../ns/errors.js';
+import { runCtl, whole, type VerbTable } from './ctl.js';
 import type { Session } from './session.js';
 import { splice, xsplice } from './splice.js';
 
-interface Verb {
-  /** Words after the verb: [fewest, most]. */
-  words: [number, number];
-  usage: string;
-  run(session: Session, words: string[]): Promise<void> | void;
-}
-
-const verbs: Record<string, Verb> = {
+const verbs: VerbTable<Session> = {
   res: { words: [1, 3], usage: 'res N [os [machine]]', run: (s, w) => s.reserve(parseRes(w, s.node.limits.leaves)) },
   exec: { words: [0, Infinity], usage: 'exec CMD [ARG...]', run: (s, w) => s.exec(w) },
   kill: { words: [0, 0], usage: 'kill', run: (s) => s.kill() },
@@ -32,24 +25,13 @@ const verbs: Record<string, Verb> = {
 };
 
 export async function ctlWrite(session: Session, text: string): Promise<void> {
-  try {
-    if (session.removed) throw new FsError('ENOENT', `session ${session.id} has been removed`);
-    for (const line of text.split('\n')) {
-      const words = tokenize(line);
-      if (words.length === 0) continue;
-      const [name, ...rest] = words as [string, ...string[]];
-      const verb = verbs[name];
-      if (!verb)
-        throw new FsError('EINVAL', `unknown ctl verb: ${name.length > 40 ? name.slice(0, 40) + '...' : name}`);
-      if (rest.length < verb.words[0] || rest.length > verb.words[1])
-        throw new FsError('EINVAL', `usage: ${verb.usage}`);
-      await verb.run(session, rest);
-    }
-  } catch (err) {
-    const e = asFsError(err);
-    session.lastError = e.message;
+  const keep = (e: FsError) => void (session.lastError = e.message);
+  if (session.removed) {
+    const e = new FsError('ENOENT', `session ${session.id} has been removed`);
+    keep(e);
     throw e;
   }
+  await runCtl(verbs, session, text, 'ctl verb', keep);
 }
 
 function parseRes([n, os = '*', machine = '*']: string[], max: number) {
@@ -69,9 +51,4 @@ function parseNice(n: string | undefined): number {
   const v = whole(n, 'nice');
   if (v > 19) throw new FsError('EINVAL', 'nice: N must be 0..19');
   return v;
-}
-
-function whole(word: string, verb: string): number {
-  if (!/^\d+$/.test(word)) throw new FsError('EINVAL', `${verb}: not a whole number: ${word}`);
-  return Number(word);
 }

@@ -35,6 +35,8 @@ interface ReservedSession {
   /** Held to remove exactly this session at release: its number may be reused once the clone handle closes. */
   dir: WalkedFid;
   topology: WalkedFid | undefined;
+  /** The session's `import`, opened with the reservation: the way up for its leaves (uplink.ts). */
+  import: WalkedFid;
   /** Files walked ahead of their first open, which takes them. */
   ahead: Map<string, WalkedFid>;
 }
@@ -154,11 +156,16 @@ export class ChildNode {
       }
       if (numbered.status === 'rejected') throw numbered.reason;
       const { id, topology } = session!;
-      const text = topology ? await this.readSnapshotFile(topology) : '';
+      // A child without import (an older taskfs) still serves; its leaves just cannot reach up.
+      const [text, uplink] = await Promise.all([
+        topology ? this.readSnapshotFile(topology) : '',
+        session!.import.open({ read: true, write: true }).catch(() => undefined),
+      ]);
       const dir = this.client.root.at(id);
+      const bound = { dir, ctl: handle, topology: text, release, uplink };
       // The guard learns the leaves' status lines and the directory's stat as
       // they are read; nothing more is asked of the child now.
-      return guardLost({ dir, ctl: handle, topology: text, release }, this, id, this.sessionFiles(dir, session!.ahead));
+      return guardLost(bound, this, id, this.sessionFiles(dir, session!.ahead));
     } catch (err) {
       await release();
       throw err;
@@ -183,6 +190,7 @@ export class ChildNode {
       id,
       dir: dir.prewalk(),
       topology: share === 1 ? undefined : dir.at('topology').prewalk(),
+      import: dir.at('import').prewalk(),
       ahead: new Map(WALKED_AHEAD.map((name) => [name, dir.at(name).prewalk()])),
     };
   }
@@ -195,6 +203,7 @@ export class ChildNode {
    */
   private async release(handle: RemoteFile, session: ReservedSession | undefined): Promise<void> {
     session?.topology?.discard();
+    session?.import.discard();
     for (const walked of session?.ahead.values() ?? []) walked.discard();
     await Promise.all([handle.close().catch(() => undefined), session?.dir.remove().catch(() => undefined)]);
   }

@@ -36,8 +36,12 @@ const sessionFileNames = new Set([
   'wait',
   'topology',
   'err',
+  'barrier',
+  'import',
   ...outputs,
 ]);
+/** Directories of a session: they pass through like numbered children. */
+const sessionDirNames = new Set(['mbox', 'ranks']);
 
 /**
  * Why the node is gone, if `err` says so: the connection's pending requests
@@ -131,7 +135,7 @@ export function guardLost(child: BoundSession, source: LostSource, id: string, f
           const real = await child.dir.walk!(name);
           if (!real) return undefined;
           // Session files are guarded; numbered children are directories, and pass through.
-          return /^\d+$/.test(name) ? real : file(name, real);
+          return /^\d+$/.test(name) || sessionDirNames.has(name) ? real : file(name, real);
         } catch (err) {
           if (!goneReason(source, err)) throw err;
         }
@@ -150,7 +154,7 @@ export function guardLost(child: BoundSession, source: LostSource, id: string, f
     close: () => child.ctl.close(),
   };
 
-  return { dir, ctl, topology: child.topology, release: child.release, lost: () => source.lost };
+  return { ...child, dir, ctl, lost: () => source.lost };
 }
 
 function lostLines(count: number, reason: string): string {

@@ -16,6 +16,10 @@ export interface BoundSession {
   release(): Promise<void>;
   /** Why the child's node is gone, if it is (remote children only). */
   lost?(): string | undefined;
+  /** The child's `import`, held open, on another machine (nodes/uplink.ts); local slots need none. */
+  readonly uplink?: OpenFile;
+  /** The share was asked for as optional: its leaves may end before the barrier. */
+  readonly optional?: boolean;
 }
 
 export function leafCount(child: BoundSession): number {

@@ -6,7 +6,6 @@ import { textHandle } from '../ns/handles.js';
 import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { runCtl, whole, type VerbTable } from './ctl.js';
-import { sessionDir } from './session-files.js';
 import { validateSetting } from './settings.js';
 import type { TaskNode } from './node.js';
 import type { Session } from './session.js';
@@ -23,6 +22,7 @@ const enum Q {
   Ns,
   Fs,
   Nodes,
+  Up,
 }
 
 export function nodeRoot(node: TaskNode): Node {
@@ -67,15 +67,10 @@ export function nodeRoot(node: TaskNode): Node {
         entries: () => [...node.childNodes.values()].map((c) => [c.name, renamed(c.root, c.name)] as const),
       }),
     ] as const,
+    ['up', upDir(node)] as const,
   ];
 
-  // Session directories are made once per session and kept with it.
-  const dirs = new WeakMap<object, Node>();
-  const sessionNode = (s: Session): Node => {
-    let dir = dirs.get(s);
-    if (!dir) dirs.set(s, (dir = sessionDir(s, String(s.id))));
-    return dir;
-  };
+  const sessionNode = (s: Session): Node => node.sessionNode(s);
   const topByName = new Map<string, Node>(top);
   return new SyntheticDir({
     name: '/',
@@ -90,6 +85,33 @@ export function nodeRoot(node: TaskNode): Node {
       if (found || !/^(0|[1-9]\d*)$/.test(name)) return found;
       const s = node.sessions.get(Number(name));
       return s && sessionNode(s);
+    },
+  });
+}
+
+/**
+ * `up/N/`: for each session held by a parent on another machine, what that
+ * parent serves it: `root` (the root session) and `parent` (README
+ * "Co-allocation: reaching the root").
+ */
+function upDir(node: TaskNode): Node {
+  const held = () => [...node.sessions.values()].filter((s) => s.uplink?.connected);
+  const entry = (s: Session): Node =>
+    new SyntheticDir({
+      name: String(s.id),
+      qidPath: (1n << 57n) | BigInt(s.serial),
+      entries: () => [
+        ['root', node.upDir(s, 'root')],
+        ['parent', node.upDir(s, 'parent')],
+      ],
+    });
+  return new SyntheticDir({
+    name: 'up',
+    qidPath: BigInt(Q.Up),
+    entries: () => held().map((s) => [String(s.id), entry(s)] as const),
+    lookup: (name) => {
+      const s = /^(0|[1-9]\d*)$/.test(name) ? node.sessions.get(Number(name)) : undefined;
+      return s?.uplink?.connected ? entry(s) : undefined;
     },
   });
 }

@@ -12,12 +12,18 @@ import { ChildNode } from '../nodes/child-node.js';
 import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
 import { reserveLocalSlots } from '../nodes/local-slots.js';
 import type { BoundSession } from './bound-session.js';
+import { lazyDir } from '../ns/lazy-dir.js';
+import { SyntheticDir, renamed } from '../ns/synthetic.js';
 import { nodeRoot } from './node-files.js';
+import { sessionDir } from './session-files.js';
 import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
 import { ctlWrite } from './verbs.js';
 
 const log = createDebug('taskfs:node');
+
+/** Qid paths of import trees and `up/` entries: their own range, below mailboxes (1 << 60). */
+const IMPORT_QID = 1n << 58n;
 
 export interface NodeOptions {
   name: string;
@@ -54,6 +60,11 @@ export class TaskNode {
   readonly limits: Limits;
   /** Where the node is mounted through FUSE, when it is: processes get paths into it. */
   mountpoint?: string;
+  /**
+   * On a node without a mount: a private 9P address its leaves reach it at
+   * (TASKFS_NODE), where TASKFS_ROOT and the other paths are served.
+   */
+  leafAddress?: string;
   envText = '';
   /**
    * Directories layers above this one add to the node's root (`jobs/`),
@@ -194,6 +205,7 @@ export class TaskNode {
    * nodes by capacity (SPEC section 5), all or nothing.
    */
   async reserveChildren(parent: Session, req: ResRequest, firstIndex: number): Promise<BoundSession[]> {
+    if (req.placed.length > 0) return this.reservePlaced(req);
     const nodes = [...this.childNodes.values()].filter((c) => !c.lost);
     if (nodes.length === 0) {
       this.checkMatch(req.os, req.machine);
@@ -218,6 +230,76 @@ export class TaskNode {
     log('res %d: shares %o', req.count, split);
     return granted;
   }
+
+  /**
+   * Shares placed by child node name (`res 2@a 1@b optional`): all or
+   * nothing for the required ones; an optional share that cannot be had is
+   * left out.
+   */
+  private async reservePlaced(req: ResRequest): Promise<BoundSession[]> {
+    for (const share of req.placed) {
+      const child = this.childNodes.get(share.node);
+      if (!child && !share.optional) {
+        const known = [...this.childNodes.keys()].join(' ') || 'none';
+        throw new FsError('ENOENT', `res: no child node ${share.node} (child nodes: ${known})`);
+      }
+    }
+    const results = await Promise.allSettled(
+      req.placed.map(async (share) => {
+        const child = this.childNodes.get(share.node);
+        if (!child || child.lost) throw new FsError('EIO', `${share.node}: ${child?.lost ?? 'not mounted'}`);
+        const bound = await child.reserve(share.count, req.os, req.machine);
+        return share.optional ? { ...bound, optional: true } : bound;
+      }),
+    );
+    const granted: BoundSession[] = [];
+    let failure: unknown;
+    for (const [i, r] of results.entries()) {
+      if (r.status === 'fulfilled') granted.push(r.value);
+      else if (!req.placed[i]!.optional) failure ??= r.reason;
+      else log('res: optional share %d@%s left out: %s', req.placed[i]!.count, req.placed[i]!.node, r.reason);
+    }
+    if (failure !== undefined || granted.length === 0) {
+      await Promise.allSettled(granted.map((c) => c.release()));
+      throw failure ?? new FsError('ENOSPC', 'res: no share could be had');
+    }
+    return granted;
+  }
+
+  /**
+   * The tree a child machine's session reaches through its import
+   * (nodes/uplink.ts): `parent`, the session that holds it, and `root`,
+   * the root session as this node reaches it.
+   */
+  importTree(parent: Session): Node {
+    const top = parent.topSession();
+    const root = top.uplink?.connected ? this.upDir(top, 'root') : this.sessionNode(top);
+    const entries = [
+      ['root', renamed(root, 'root')],
+      ['parent', renamed(this.sessionNode(parent), 'parent')],
+    ] as const;
+    return new SyntheticDir({ name: '/', qidPath: IMPORT_QID | BigInt(parent.serial), entries: () => entries });
+  }
+
+  /** `up/N/NAME`: what session N's parent serves it, reached on first use. */
+  upDir(session: Session, name: string): Node {
+    const tree = async () => {
+      const t = await session.uplink!.tree();
+      const node = await t.walk?.(name);
+      if (!node) throw new FsError('ENOENT', `up/${session.id}/${name}: not served by the parent`);
+      return node;
+    };
+    return lazyDir(name, IMPORT_QID | (BigInt(session.serial) << 2n) | (name === 'root' ? 1n : 2n), tree);
+  }
+
+  /** Each session's directory, made once and kept with it. */
+  sessionNode(s: Session): Node {
+    let dir = this.sessionDirs.get(s);
+    if (!dir) this.sessionDirs.set(s, (dir = sessionDir(s, String(s.id))));
+    return dir;
+  }
+
+  private readonly sessionDirs = new WeakMap<Session, Node>();
 
   /**
    * How an address becomes a child node. TCP and unix by default; the

@@ -4,11 +4,14 @@
  * on the session (status excepted), and each file's I/O is one small
  * function of the session.
  */
-import { FsError } from '../ns/errors.js';
+import { FsError, asFsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
 import type { Node, OpenFile, OpenMode } from '../ns/types.js';
+import { formatCount } from './barrier.js';
+import { mboxDir } from './mbox.js';
 import { mergeLines } from './merge.js';
+import { ranksDir } from './ranks.js';
 import type { Run } from './run.js';
 import type { Session } from './session.js';
 import type { SettingName } from './settings.js';
@@ -89,7 +92,41 @@ export const sessionFiles: readonly FileEntry[] = [
   { name: 'wait', perm: 0o444, open: (s) => outputHandle(s, 'wait') },
   { name: 'topology', perm: 0o444, open: (s) => textHandle({ text: s.topology() }) },
   { name: 'err', perm: 0o444, open: (s) => textHandle({ text: s.lastError }) },
+  { name: 'barrier', perm: 0o664, uncounted: true, open: (s, mode) => barrierHandle(s, mode) },
+  // The parent that reserved this session opens it to serve the way up (nodes/uplink.ts).
+  { name: 'import', perm: 0o660, uncounted: true, open: (s) => s.importHandle() },
 ];
+
+/** Qid indexes of the session's directories, after its files. */
+const MBOX_INDEX = 0xf0;
+const RANKS_INDEX = 0xf1;
+
+/**
+ * A read-only open is a leaf's arrival (or, on an inner session, its
+ * `ARRIVED TOTAL STATE`); an open for writing is a parent's watch.
+ */
+function barrierHandle(s: Session, mode: OpenMode): OpenFile {
+  const keep = (e: FsError) => void (s.lastError = e.message);
+  if (mode.write) return s.barrier.watchHandle(keep);
+  if (s.isInner) return textHandle({ text: formatCount(s.barrier.count()) });
+  let done = false;
+  return {
+    read: async (_offset, _count, signal) => {
+      if (!done) {
+        await s.barrier.arrive(signal).catch((err) => {
+          if (asFsError(err).code !== 'EINTR') keep(asFsError(err));
+          throw err;
+        });
+        done = true;
+      }
+      return Buffer.alloc(0);
+    },
+    write: async () => {
+      throw new FsError('EACCES', 'barrier: permission denied: read it to arrive');
+    },
+    close: async () => undefined,
+  };
+}
 
 /** Qid path of file `index` of session `serial` (index 0 is the directory). */
 export function sessionQid(serial: number, index: number): bigint {
@@ -111,19 +148,33 @@ export function sessionDir(session: Session, name: string): Node {
         }),
       ] as const,
   );
-  const fileByName = new Map<string, Node>(files);
-  return new SyntheticDir({
+  let self: Node;
+  const dirs = [
+    ['mbox', mboxDir(session, sessionQid(session.serial, MBOX_INDEX))],
+    [
+      'ranks',
+      ranksDir({ topology: () => session.topology(), dir: () => self }, sessionQid(session.serial, RANKS_INDEX)),
+    ],
+  ] as const;
+  const fileByName = new Map<string, Node>([...files, ...dirs]);
+  const childDir = (i: number): Node | undefined => {
+    const child = session.children[i];
+    if (!child) return undefined;
+    // rmdir of a bound child is subjob delete: the parent drops that share.
+    return { ...renamed(child.dir, String(i)), remove: () => session.drop(session.children.indexOf(child)) };
+  };
+  self = new SyntheticDir({
     name,
     qidPath: sessionQid(session.serial, 0),
-    entries: () => [...files, ...session.children.map((c, i) => [String(i), renamed(c.dir, String(i))] as const)],
+    entries: () => [...files, ...dirs, ...session.children.map((_, i) => [String(i), childDir(i)!] as const)],
     lookup: (entry) => {
       const file = fileByName.get(entry);
       if (file || !/^(0|[1-9]\d*)$/.test(entry)) return file;
-      const child = session.children[Number(entry)];
-      return child && renamed(child.dir, entry);
+      return childDir(Number(entry));
     },
-    remove: () => session.wipe(),
+    remove: () => session.rmdir(),
   });
+  return self;
 }
 
 async function counted(session: Session, file: FileEntry, mode: OpenMode): Promise<OpenFile> {

@@ -10,7 +10,10 @@ import { FsError, asFsError } from '../ns/errors.js';
 import { park } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
+import { serveUplink, UplinkEnd } from '../nodes/uplink.js';
+import { Barrier } from './barrier.js';
 import { leafCount, readChildFile, type BoundSession } from './bound-session.js';
+import { Mailbox } from './mbox.js';
 import { quote, tokenize } from './quote.js';
 import { Run } from './run.js';
 import { parseEnv, validateSetting, type SettingName } from './settings.js';
@@ -28,6 +31,21 @@ export interface ResRequest {
   grow: boolean;
   os: string;
   machine: string;
+  /** Shares placed by child node name (`res 2@a 2@b optional`); empty: split by capacity. */
+  placed: PlacedShare[];
+}
+
+export interface PlacedShare {
+  count: number;
+  node: string;
+  optional: boolean;
+}
+
+/** Where a leaf stands in its subjob (the root's child it descends from). */
+interface SubjobPlace {
+  subjob: number;
+  rank: number;
+  size: number;
 }
 
 export class Session {
@@ -54,6 +72,25 @@ export class Session {
   size = 1;
   /** A parent said where this session's leaves stand (`rank`). */
   private rankGiven = false;
+  private subjobPlace?: SubjobPlace;
+  /** The parent marked this session's share optional: its leaves may end before the barrier. */
+  optionalShare = false;
+  private executed = false;
+  /** How the last process ended, for a barrier failure's reason. */
+  private leafExit?: string;
+  readonly barrier: Barrier = new Barrier({
+    isRoot: () => !this.boundIn && !this.rankGiven,
+    optional: () => this.optionalShare,
+    leafEnded: () => this.leafEnded(),
+    leafName: () => `rank ${this.rank} (cmd/${this.id})`,
+    children: () => this.children,
+    isOptional: (c) => c.optional === true,
+  });
+  private mailboxValue?: Mailbox;
+  /** The child end of the way up to the root, made when a parent opens `import`. */
+  uplink?: UplinkEnd;
+  /** Stops serving the children's imports. */
+  private uplinksServed?: AbortController;
   readonly text: Record<SettingName, string> = { args: '', env: '', ns: '' };
   lastError = '';
 
@@ -120,11 +157,21 @@ export class Session {
     this.pendingEof = false;
     this.splices?.abort();
     this.splices = undefined;
+    this.uplinksServed?.abort();
+    this.uplinksServed = undefined;
+    this.barrier.stop();
+    this.mailboxValue?.clear();
     this.wakeRunWaiters();
     await Promise.allSettled([run?.dispose(), ...children.map((c) => c.release())]);
   }
 
-  /** `wipe` and `rmdir` by a user: refused for a leaf its parent holds. */
+  /** `rmdir`: a leaf its parent holds is dropped from the parent's request (subjob delete). */
+  async rmdir(): Promise<void> {
+    if (this.boundIn) return this.boundIn.parent.drop(this.boundIn.index);
+    await this.wipe();
+  }
+
+  /** `wipe` by a user: refused for a leaf its parent holds. */
   async wipe(): Promise<void> {
     if (this.boundIn) {
       throw new FsError(
@@ -139,6 +186,7 @@ export class Session {
   async remove(): Promise<void> {
     if (this.removed) return;
     this.removed = true;
+    this.uplink?.close();
     this.node.forget(this);
     await this.release();
   }
@@ -168,6 +216,7 @@ export class Session {
 
   async reserve(req: ResRequest): Promise<void> {
     if (req.grow) {
+      this.checkEditable('res +N');
       if (this.reservation === 'self') throw new FsError('EBUSY', 'res +N: this session is itself a leaf');
     } else if (this.reservation !== 'none') {
       throw new FsError(
@@ -195,6 +244,38 @@ export class Session {
       if (this.children.length === 0) this.reservation = 'none';
       throw err;
     }
+    for (const c of granted) if (c.uplink) this.serveImport(c.uplink);
+  }
+
+  /** A child on another machine reaches `root` and `parent` through its import (nodes/uplink.ts). */
+  private serveImport(file: OpenFile): void {
+    this.uplinksServed ??= new AbortController();
+    serveUplink(file, () => this.node.importTree(this), this.uplinksServed.signal);
+  }
+
+  /** Subjob add and delete: before the first exec, or while the barrier is not yet released. */
+  private checkEditable(verb: string): void {
+    if (this.executed && this.barrier.isReleased)
+      throw new FsError('EBUSY', `${verb}: the barrier was released; the request can no longer change`);
+  }
+
+  /** `drop K`, or `rmdir K`: release child K and its leaves; the others close up. */
+  async drop(index: number): Promise<void> {
+    const child = this.children[index];
+    if (!this.isInner || !child)
+      throw new FsError(
+        'ENOENT',
+        `drop: session ${this.id} has no child ${index} (children 0..${this.children.length - 1})`,
+      );
+    this.checkEditable('drop');
+    this.children.splice(index, 1);
+    this.barrier.forget(child);
+    for (const s of this.node.sessions.values()) {
+      if (s.boundIn?.parent === this && s.boundIn.index > index) s.boundIn.index--;
+    }
+    await child.release();
+    if (this.children.length === 0) this.reservation = 'none';
+    log('session %d: child %d dropped', this.id, index);
   }
 
   async exec(argv: string[]): Promise<void> {
@@ -202,11 +283,20 @@ export class Session {
       this.reservation = 'self'; // `res 0` implied
       this.released = false;
     }
-    if (this.isInner) return this.execChildren(argv);
+    if (this.isInner) {
+      if (this.run?.running) throw new FsError('EBUSY', `already running: ${this.run.spec.argv[0]}`);
+      this.executed = true;
+      this.barrier.reset();
+      await this.execChildren(argv);
+      this.barrier.watch();
+      return;
+    }
     if (this.run?.running) throw new FsError('EBUSY', `already running: ${this.run.spec.argv[0]}`);
     const words = argv.length > 0 ? argv : tokenize(this.text.args);
     if (words.length === 0) throw new FsError('EINVAL', 'exec: no command, and args is empty');
     const old = this.run;
+    this.executed = true;
+    this.barrier.reset();
     const run = new Run({
       argv: words,
       cwd: this.workingDir(),
@@ -219,7 +309,16 @@ export class Session {
     this.run = run;
     this.wakeRunWaiters();
     void old?.dispose();
-    await run.start();
+    try {
+      await run.start();
+    } finally {
+      this.barrier.changed(); // a leaf that could not start fails the barrier
+    }
+    this.leafExit = undefined;
+    void run.process!.exited.then((info) => {
+      this.leafExit = info.status === '' ? 'exit 0' : info.status;
+      this.barrier.changed();
+    });
     this.wakeRunWaiters(); // writers waiting for room in the pending stdin
     const pending = this.pendingStdin;
     this.pendingStdin = [];
@@ -228,13 +327,23 @@ export class Session {
     this.pendingEof = false;
   }
 
+  /**
+   * Each child learns where its leaves stand before it runs: `rank BASE
+   * SIZE SUBJOB SUBRANK SUBSIZE [optional]`. A root's children are its
+   * subjobs; a session below passes its own subjob on.
+   */
   private async execChildren(argv: string[]): Promise<void> {
     const line = argv.length > 0 ? `exec ${argv.map(quote).join(' ')}` : 'exec';
     let base = this.rankGiven ? this.rank : 0;
     const size = this.rankGiven ? this.size : this.leafCount();
-    const lines = this.children.map((c) => {
-      const text = `rank ${base} ${size}\n${line}\n`;
-      base += leafCount(c);
+    let subRank = this.subjobPlace?.rank ?? 0;
+    const lines = this.children.map((c, i) => {
+      const n = leafCount(c);
+      const place = this.subjobPlace ?? { subjob: i, rank: 0, size: n };
+      const optional = c.optional || this.optionalShare ? ' optional' : '';
+      const text = `rank ${base} ${size} ${place.subjob} ${this.subjobPlace ? subRank : 0} ${place.size}${optional}\n${line}\n`;
+      base += n;
+      subRank += n;
       return text;
     });
     await this.fanOut((c, i) => c.ctl.write(Buffer.from(lines[i]!), 0));
@@ -275,10 +384,48 @@ export class Session {
     if (this.isInner) await this.forward(`nice ${n}`);
   }
 
-  setRank(rank: number, size: number): void {
+  setRank(rank: number, size: number, subjob?: SubjobPlace, optional = false): void {
     this.rank = rank;
     this.size = size;
     this.rankGiven = true;
+    this.subjobPlace = subjob;
+    this.optionalShare = optional;
+  }
+
+  /** `barrier manual|auto` on the root ctl, before the first exec. */
+  setBarrierMode(mode: string): void {
+    if (mode !== 'manual' && mode !== 'auto') throw new FsError('EINVAL', 'usage: barrier manual|auto');
+    this.barrier.setManual(mode === 'manual', this.executed);
+  }
+
+  /** A leaf whose process has ended (or never started): its wait status; else undefined. */
+  private leafEnded(): string | undefined {
+    const run = this.run;
+    if (!run || run.running) return undefined;
+    return this.leafExit ?? run.state;
+  }
+
+  /** This leaf's mailbox; an inner session has none. */
+  mailbox(): Mailbox {
+    if (this.isInner)
+      throw new FsError(
+        'EINVAL',
+        `mbox: session ${this.id} is not a leaf (it has ${this.leafCount()} leaves): use ranks/R/mbox/TAG`,
+      );
+    return (this.mailboxValue ??= new Mailbox(() => `rank ${this.rank} (cmd/${this.id})`));
+  }
+
+  /** The topmost session on this node above this one (itself when unbound). */
+  topSession(): Session {
+    let s: Session = this;
+    while (s.boundIn) s = s.boundIn.parent;
+    return s;
+  }
+
+  /** The `import` file, as the parent that reserved this session opens it. */
+  importHandle(): OpenFile {
+    this.uplink ??= new UplinkEnd(`session ${this.id}'s parent`);
+    return this.uplink.parentHandle();
   }
 
   // ---- stdin --------------------------------------------------------------
@@ -363,10 +510,22 @@ export class Session {
     };
     env.TASKFS_RANK = String(this.rank);
     env.TASKFS_SIZE = String(this.size);
-    const mount = this.node.mountpoint;
-    if (mount) {
+    const place = this.subjobPlace ?? { subjob: 0, rank: 0, size: 1 };
+    env.TASKFS_SUBJOB = String(place.subjob);
+    env.TASKFS_SUBJOB_RANK = String(place.rank);
+    env.TASKFS_SUBJOB_SIZE = String(place.size);
+    // Paths in the mount; on a node without one, paths in its 9P tree at TASKFS_NODE.
+    const mount = this.node.mountpoint ?? (this.node.leafAddress ? '' : undefined);
+    if (mount !== undefined) {
+      if (!this.node.mountpoint) env.TASKFS_NODE = this.node.leafAddress!;
+      const top = this.topSession();
       env.TASKFS_SESSION = `${mount}/${this.id}`;
-      env.TASKFS_PARENT = this.boundIn ? `${mount}/${this.boundIn.parent.id}` : mount;
+      env.TASKFS_ROOT = top.uplink?.connected ? `${mount}/up/${top.id}/root` : `${mount}/${top.id}`;
+      env.TASKFS_PARENT = this.boundIn
+        ? `${mount}/${this.boundIn.parent.id}`
+        : this.uplink?.connected
+          ? `${mount}/up/${this.id}/parent`
+          : mount || '/';
     }
     return env;
   }

@@ -5,7 +5,8 @@
  * stops, killing what it started, when that connection closes.
  */
 import { Duplex } from 'node:stream';
-import { serveConnection } from '../ninep/server.js';
+import { join } from 'node:path';
+import { listen, serveConnection } from '../ninep/server.js';
 import { parseCommand } from './args.js';
 import { startRuntime } from './runtime.js';
 import { onStopSignals } from './signals.js';
@@ -20,6 +21,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const { node } = parsed.runtime;
   process.title = `taskfs serve ${parsed.stdio ? '--stdio' : parsed.runtime.listen}`;
   const rt = await startRuntime(parsed.runtime);
+  // Leaves here have no mount: they reach this node's tree (TASKFS_ROOT ...) at a private socket.
+  const leafListener = await listen(`unix!${join(rt.node.spoolDir, 'node.sock')}`, () => rt.node.root).catch(
+    (err: Error) => void process.stderr.write(`taskfs: leaves get no TASKFS_NODE: ${err.message}\n`),
+  );
+  rt.node.leafAddress = leafListener?.address;
   let hangup: Promise<string> | undefined;
   if (parsed.stdio) {
     const channel = Duplex.from({ readable: process.stdin, writable: process.stdout });
@@ -34,6 +40,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   process.stderr.write(`taskfs: node ${node.name} ${where} (${node.slots} slots, workdir ${node.workdir})\n`);
   const why = await onStopSignals(hangup);
   process.stderr.write(`taskfs: ${why}: stopping node ${node.name}\n`);
+  await leafListener?.close();
   await rt.stop();
   return 0;
 }

@@ -28,6 +28,7 @@ commands:
   mount [MOUNTPOINT]   serve a node through FUSE at MOUNTPOINT (default ~/tasks)
   serve --listen ADDR  serve a node over 9P2000 only (no FUSE): compute nodes
   serve --stdio        serve one 9P2000 connection on stdin/stdout (for ssh, srun)
+  9p read|write|ls PATH  one file of a node's tree over 9P (leaves of a node with no mount)
   help                 this text
 
 'taskfs COMMAND --help' describes the options of a command.
@@ -45,6 +46,15 @@ options:
 ${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr (or taskfs:fuse, taskfs:session, ...)
+`,
+  file: `usage: taskfs 9p [-a ADDR] read|write|ls PATH
+
+Read a file of a node's tree to stdout, write stdin to it in one write, or
+list a directory, over 9P2000. ADDR defaults to $TASKFS_NODE, which leaves
+of a node without a FUSE mount get, with TASKFS_ROOT, TASKFS_SESSION and
+TASKFS_PARENT as paths in that node's tree:
+
+  echo hi | taskfs 9p write $TASKFS_ROOT/ranks/3/mbox/ring
 `,
   serve: `usage: taskfs serve --listen ADDR [OPTIONS]
        taskfs serve --stdio [OPTIONS]

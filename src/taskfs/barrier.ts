@@ -95,10 +95,12 @@ export class Barrier {
 
   private leafCount(): BarrierCount {
     const ended = this.host.leafEnded();
-    if (ended === undefined || this.released) return { arrived: this.arrivedHere ? 1 : 0, total: 1, state: 'Waiting' };
-    if (this.host.optional()) return { arrived: 0, total: 0, state: 'Waiting' };
+    const arrived = this.arrivedHere ? 1 : 0;
+    // An optional leaf that ended without arriving is left out of the count.
+    if (ended !== undefined && !arrived && this.host.optional()) return { arrived: 0, total: 0, state: 'Waiting' };
+    if (ended === undefined || this.released || this.host.optional()) return { arrived, total: 1, state: 'Waiting' };
     const reason = `${this.host.leafName()} ended before the barrier's release (${ended})`;
-    return { arrived: this.arrivedHere ? 1 : 0, total: 1, state: 'Failed', reason };
+    return { arrived, total: 1, state: 'Failed', reason };
   }
 
   private innerCount(): BarrierCount {

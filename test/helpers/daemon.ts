@@ -41,8 +41,16 @@ export async function startServe(args: string[] = []): Promise<Daemon & { addr: 
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
 
-async function startDaemon(argv: string[], dir: string, mnt: string, ready: RegExp): Promise<Daemon> {
-  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+/** `bin/taskfs ARGV`, run through `wrapper` when given (e.g. `unshare -m`); ready once stderr matches. */
+export async function startDaemon(
+  argv: string[],
+  dir: string,
+  mnt: string,
+  ready: RegExp,
+  wrapper: string[] = [],
+): Promise<Daemon> {
+  const command = [...wrapper, taskfsBin, ...argv];
+  const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

@@ -276,7 +276,7 @@ export function formatCount(c: BarrierCount): string {
 }
 
 export function parseCount(line: string): BarrierCount {
-  const [arrived, total, state, reason] = tokenize(line);
+  const [arrived, total, state, reason] = tokenize(line.trim());
   const states: BarrierState[] = ['Idle', 'Waiting', 'Released', 'Failed'];
   if (!/^\d+$/.test(arrived ?? '') || !/^\d+$/.test(total ?? '') || !states.includes(state as BarrierState))
     return { arrived: 0, total: 0, state: 'Failed', reason: `bad barrier line from a child: ${line}` };

@@ -193,6 +193,17 @@ if [ $TASKFS_RANK = 0 ]; then echo "0 got $($T read $TASKFS_SESSION/mbox/t) in $
     expect(await run(`cat ${n}/stderr`, { cwd: root.mnt })).toBe('');
   });
 
+  it('rmdir of a local leaf, at the node root or in its parent, drops it from the request', async () => {
+    const d = await startMount(['--slots', '4']);
+    const n = (await run('cat clone', { cwd: d.mnt })).trim();
+    await run(`echo res 4 > ${n}/ctl`, { cwd: d.mnt });
+    const leaf = (await run(`sed -n 2p ${n}/status`, { cwd: d.mnt })).split(' ')[0]!.split('/')[1]!;
+    await run(`rmdir ${leaf} && rmdir ${n}/0`, { cwd: d.mnt });
+    expect(await run(`cat ${n}/topology; echo; ls -d [0-9]* | wc -l`, { cwd: d.mnt })).toBe('0 1\n3\n');
+    await run(`cat > ${n}/ctl <<'EOF'\nexec sh -c 'echo $TASKFS_RANK/$TASKFS_SIZE'\nEOF`, { cwd: d.mnt });
+    expect(lines(await run(`cat ${n}/stdout`, { cwd: d.mnt })).sort()).toEqual(['0/2', '1/2']);
+  });
+
   it('bad input fails with a clear errno and reason, and disturbs nothing', async () => {
     const d = await startMount(['--slots', '4']);
     const fails = async (script: string) => {

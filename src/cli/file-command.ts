@@ -12,7 +12,7 @@ import { connect } from '../ninep/client.js';
 import { usage } from './usage.js';
 
 export async function fileCommand(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: { values: { addr?: string }; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { addr: { type: 'string', short: 'a' } } });
   } catch (err) {

@@ -13,10 +13,11 @@ import { signalNumber } from '../exec/signals.js';
 import { serveUplink, UplinkEnd } from '../nodes/uplink.js';
 import { Barrier } from './barrier.js';
 import { leafCount, readChildFile, type BoundSession } from './bound-session.js';
+import { leafEnv, type SubjobPlace } from './leaf-env.js';
 import { Mailbox } from './mbox.js';
 import { quote, tokenize } from './quote.js';
 import { Run } from './run.js';
-import { parseEnv, validateSetting, type SettingName } from './settings.js';
+import { validateSetting, type SettingName } from './settings.js';
 import type { TaskNode } from './node.js';
 
 const log = createDebug('taskfs:session');
@@ -41,12 +42,6 @@ export interface PlacedShare {
   optional: boolean;
 }
 
-/** Where a leaf stands in its subjob (the root's child it descends from). */
-interface SubjobPlace {
-  subjob: number;
-  rank: number;
-  size: number;
-}
 
 export class Session {
   private reservation: 'none' | 'self' | 'children' = 'none';
@@ -284,7 +279,6 @@ export class Session {
       this.released = false;
     }
     if (this.isInner) {
-      if (this.run?.running) throw new FsError('EBUSY', `already running: ${this.run.spec.argv[0]}`);
       this.executed = true;
       this.barrier.reset();
       await this.execChildren(argv);
@@ -503,31 +497,18 @@ export class Session {
   }
 
   private processEnv(): Record<string, string> {
-    const env: Record<string, string> = {
-      ...this.node.baseEnv,
-      ...parseEnv(this.node.envText),
-      ...parseEnv(this.text.env),
-    };
-    env.TASKFS_RANK = String(this.rank);
-    env.TASKFS_SIZE = String(this.size);
-    const place = this.subjobPlace ?? { subjob: 0, rank: 0, size: 1 };
-    env.TASKFS_SUBJOB = String(place.subjob);
-    env.TASKFS_SUBJOB_RANK = String(place.rank);
-    env.TASKFS_SUBJOB_SIZE = String(place.size);
-    // Paths in the mount; on a node without one, paths in its 9P tree at TASKFS_NODE.
-    const mount = this.node.mountpoint ?? (this.node.leafAddress ? '' : undefined);
-    if (mount !== undefined) {
-      if (!this.node.mountpoint) env.TASKFS_NODE = this.node.leafAddress!;
-      const top = this.topSession();
-      env.TASKFS_SESSION = `${mount}/${this.id}`;
-      env.TASKFS_ROOT = top.uplink?.connected ? `${mount}/up/${top.id}/root` : `${mount}/${top.id}`;
-      env.TASKFS_PARENT = this.boundIn
-        ? `${mount}/${this.boundIn.parent.id}`
-        : this.uplink?.connected
-          ? `${mount}/up/${this.id}/parent`
-          : mount || '/';
-    }
-    return env;
+    const top = this.topSession();
+    return leafEnv({
+      id: this.id,
+      rank: this.rank,
+      size: this.size,
+      subjob: this.subjobPlace,
+      envText: this.text.env,
+      parentId: this.boundIn?.parent.id,
+      heldFromAbove: this.uplink?.connected ?? false,
+      top: { id: top.id, heldFromAbove: top.uplink?.connected ?? false },
+      node: this.node,
+    });
   }
 
   async status(): Promise<string> {

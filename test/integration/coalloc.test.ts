@@ -174,10 +174,46 @@ if [ $TASKFS_RANK = 1 ]; then echo "1 read $(cat) in $(cat $TASKFS_PARENT/topolo
     expect(await run(`cat ${m}/stdout`, { cwd: root.mnt })).toBe('1 read from-0-via-parent in 0 1\n');
     await run(`echo wipe > ${m}/ctl`, { cwd: root.mnt });
   });
+
+  // Last: it kills the second child node.
+  it('a child node lost before the release fails the waiters on the other', async () => {
+    const n = await launch(
+      root,
+      `res 2@${names[0]} 2@${names[1]}`,
+      `if [ $TASKFS_SUBJOB = 1 ]; then exec sleep 100; fi
+if cat $TASKFS_SESSION/barrier 2>/dev/null; then echo "$TASKFS_RANK passed"; else echo "$TASKFS_RANK failed: $(cat $TASKFS_SESSION/err)"; fi`,
+    );
+    await until(async () => (await run(`cat ${n}/barrier`, { cwd: root.mnt })) === '2 4 Waiting\n');
+    const second = [a, b].find((d) => names[1] === d.addr.replace(/^tcp!/, '').replace('!', '-'))!;
+    await second.stop('SIGKILL');
+    const out = lines(await run(`cat ${n}/stdout`, { cwd: root.mnt })).sort();
+    expect(out).toHaveLength(2);
+    for (const l of out) expect(l).toMatch(/^[01] failed: barrier failed: a subjob was lost: /);
+    expect(await run(`cat ${n}/barrier`, { cwd: root.mnt })).toMatch(/^2 4 Failed 'a subjob was lost/);
+  });
 });
 
 describe.skipIf(fuseMissing)('co-allocation: a child with no FUSE, and bad input', () => {
   afterAll(stopAll);
+
+  it('three levels: a leaf on the grandchild reaches the root through its parent, one hop a level', async () => {
+    const grandchild = await startIsolatedMount(['--slots', '2']);
+    const middle = await startIsolatedMount(['--slots', '2', '--remote', grandchild.addr]);
+    const root = await startMount(['--remote', middle.addr]);
+    const n = await launch(
+      root,
+      'res 2',
+      `echo "$TASKFS_RANK $(cat $TASKFS_ROOT/topology)"
+cat $TASKFS_SESSION/barrier && echo hi-$TASKFS_RANK > $TASKFS_ROOT/ranks/$(( 1 - TASKFS_RANK ))/mbox/x
+echo "$TASKFS_RANK got $(cat $TASKFS_SESSION/mbox/x)"`,
+    );
+    expect(lines(await run(`cat ${n}/stdout`, { cwd: root.mnt })).sort()).toEqual([
+      '0 0/0/0 0/0/1',
+      '0 got hi-1',
+      '1 0/0/0 0/0/1',
+      '1 got hi-0',
+    ]);
+  });
 
   it('leaves of a serve-only node read and write the root session with taskfs 9p', async () => {
     const child = await startServe(['--slots', '2']);

@@ -214,9 +214,11 @@ export class Barrier {
   /** A child that cannot be watched (its node is gone): a failure, or left out when optional. */
   private lost(w: Watch, why: string): void {
     if (!this.watches.includes(w)) return;
+    // A required subjob keeps its last counts, so the root's line still says how many were expected.
+    const { arrived, total } = w.count;
     w.count = this.host.isOptional(w.child)
       ? { arrived: 0, total: 0, state: 'Waiting' }
-      : { arrived: 0, total: 0, state: 'Failed', reason: `a subjob was lost: ${why}` };
+      : { arrived, total, state: 'Failed', reason: `a subjob was lost: ${why}` };
     this.changed();
   }
 

@@ -50,10 +50,6 @@ export function leafEnv(s: LeafEnvSource): Record<string, string> {
   env.TASKFS_SESSION = `${base}/${s.id}`;
   env.TASKFS_ROOT = s.top.heldFromAbove ? `${base}/up/${s.top.id}/root` : `${base}/${s.top.id}`;
   env.TASKFS_PARENT =
-    s.parentId !== undefined
-      ? `${base}/${s.parentId}`
-      : s.heldFromAbove
-        ? `${base}/up/${s.id}/parent`
-        : base || '/';
+    s.parentId !== undefined ? `${base}/${s.parentId}` : s.heldFromAbove ? `${base}/up/${s.id}/parent` : base || '/';
   return env;
 }

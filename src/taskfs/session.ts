@@ -42,7 +42,6 @@ export interface PlacedShare {
   optional: boolean;
 }
 
-
 export class Session {
   private reservation: 'none' | 'self' | 'children' = 'none';
   children: BoundSession[] = [];

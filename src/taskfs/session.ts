@@ -280,8 +280,11 @@ export class Session {
     if (this.isInner) {
       this.executed = true;
       this.barrier.reset();
-      await this.execChildren(argv);
-      this.barrier.watch();
+      try {
+        await this.execChildren(argv);
+      } finally {
+        this.barrier.watch(); // also when a child could not start: its failure reaches the leaves that did
+      }
       return;
     }
     if (this.run?.running) throw new FsError('EBUSY', `already running: ${this.run.spec.argv[0]}`);

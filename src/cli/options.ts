@@ -67,7 +67,7 @@ export function byteCount(value: string | undefined, flag: string): number | und
 }
 
 /** Time for ssh to connect and a remote node to start: many start at once on a few cores. */
-const SSH_READY_MS = 30_000;
+const SSH_READY_MS = 60_000;
 
 /** --ssh-taskfs, --ssh-option and TASKFS_SSH (the ssh command, words split on blanks). */
 export function sshOptions(

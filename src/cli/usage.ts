@@ -1,5 +1,6 @@
 /** The options `mount` and `serve` share. */
-const nodeOptions = `  --slots N        leaf capacity of this node (default: the CPU count)
+const nodeOptions = `  --slots N        leaf capacity of this node (default: the CPU count; 0 with
+                   children: every leaf goes to them)
   --strict-slots   refuse reservations beyond --slots instead of oversubscribing
   --name NAME      node name (default: the host name)
   --workdir DIR    spools and default working directory

@@ -65,7 +65,7 @@ export function sshChildName(t: SshTarget): string {
  * The ssh command line. BatchMode first (ssh takes the first value of an
  * option), then the user's options, then our defaults, which theirs
  * override: keepalives so that a dead link ends ssh within 15 s, and a
- * connect timeout.
+ * connect timeout (the remote node's start has readyTimeoutMs in all).
  */
 export function sshArgv(t: SshTarget, opts: SshOptions): string[] {
   const o = (kv: string) => ['-o', kv];
@@ -76,7 +76,7 @@ export function sshArgv(t: SshTarget, opts: SshOptions): string[] {
     ...opts.options.flatMap(o),
     ...o('ServerAliveInterval=5'),
     ...o('ServerAliveCountMax=3'),
-    ...o(`ConnectTimeout=${Math.max(1, Math.floor(opts.readyTimeoutMs / 1000))}`),
+    ...o('ConnectTimeout=15'),
     ...(t.user ? ['-l', t.user] : []),
     ...(t.port ? ['-p', String(t.port)] : []),
     '--',

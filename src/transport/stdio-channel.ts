@@ -87,11 +87,10 @@ export class StdioChannel {
     const channel = new StdioChannel(proc, opts.label, opts.exitGraceMs ?? 5000);
     const version = await new Promise<string>((resolve, reject) => {
       let spawnError: Error | undefined;
-      const early = (timedOut: boolean) =>
-        reject({ code: proc.exitCode, signal: proc.signalCode, lastLine: channel.lastLine(), timedOut, spawnError });
+      let timedOut = false;
       const timer = setTimeout(() => {
+        timedOut = true;
         channel.kill('SIGKILL');
-        void channel.exited.then(() => early(true));
       }, opts.readyTimeoutMs);
       const onData = () => {
         const m = READY.exec(channel.stderrTail.split('\n').find((l) => READY.test(l)) ?? '');
@@ -104,7 +103,8 @@ export class StdioChannel {
       proc.once('error', (err) => (spawnError = err));
       void channel.exited.then(() => {
         clearTimeout(timer);
-        early(false);
+        const { exitCode: code, signalCode: signal } = proc;
+        reject({ code, signal, lastLine: channel.lastLine(), timedOut, spawnError } satisfies EarlyExit);
       });
     });
     return { channel, version };

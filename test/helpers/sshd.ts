@@ -78,6 +78,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   keygen(join(dir, 'other_host_key')); // a key the "wrong host key" alias expects instead
   writeFileSync(join(dir, 'authorized_keys'), `${userKey}\n`, { mode: 0o600 });
   mkdirSync(join(dir, 'state'), { mode: 0o700 });
+  mkdirSync(join(dir, 'home'), { mode: 0o700 });
   const port = await freePort();
   writeFileSync(
     join(dir, 'sshd_config'),
@@ -96,16 +97,19 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       'StrictModes no',
       // Many hosts connect at once to this one sshd (bench: 16).
       'MaxStartups 200',
-      // The remote nodes keep their state in the temp dir, not in ~/.local/state.
-      `SetEnv XDG_STATE_HOME=${join(dir, 'state')}`,
+      // Sessions live in the temp dir: the remote nodes' state is not put in
+      // ~/.local/state, and the remote shell does not run the user's ~/.bashrc
+      // (whose tools, pyenv say, can take seconds and fight over locks when
+      // sixteen sessions start at once).
+      `SetEnv HOME=${join(dir, 'home')} XDG_STATE_HOME=${join(dir, 'state')}`,
       'LogLevel ERROR',
       '',
     ].join('\n'),
   );
   const aliases = Array.from({ length: opts.hosts ?? 3 }, (_, i) => `h${i + 1}`);
-  const common = (knownHosts: string) => [
+  const common = (knownHosts: string, at = port) => [
     '  HostName 127.0.0.1',
-    `  Port ${port}`,
+    `  Port ${at}`,
     `  User ${userInfo().username}`,
     `  IdentityFile ${join(dir, 'user_key')}`,
     '  IdentitiesOnly yes',
@@ -126,6 +130,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       // The same sshd, but we expect another host key: ssh must refuse it.
       'Host hbadkey',
       ...common(join(dir, 'wrong_known_hosts')),
+      // Nobody listens on port 1: the connection is refused.
+      'Host hrefused',
+      ...common(join(dir, 'known_hosts'), 1),
       '',
     ].join('\n'),
   );
@@ -150,7 +157,10 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     proc,
     descendants: () => descendantsOf(proc.pid!),
     async stop() {
-      // The sessions first (by pid, the daemons' remote ends), then sshd.
+      // The sessions first (by pid, the daemons' remote ends), then sshd;
+      // SIGTERM first, so that what they run can clean up.
+      for (const pid of descendantsOf(proc.pid!)) signal(pid, 'SIGTERM');
+      if (descendantsOf(proc.pid!).length > 0) await new Promise((r) => setTimeout(r, 2000));
       for (const pid of descendantsOf(proc.pid!)) signal(pid, 'SIGKILL');
       proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 5000);

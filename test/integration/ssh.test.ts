@@ -93,29 +93,34 @@ describe.skipIf(fuseMissing)('child nodes over ssh', () => {
     await until(async () => sshd.descendants().length === 0, 15_000, 200);
   });
 
-  it('an unknown host and a host key that does not match: one line each, the others come up, ns and status say which', async () => {
-    const root = await startMount(['--hosts', 'h1,nosuch.invalid,hbadkey', '--ssh-taskfs', taskfsBin, '--slots', '0'], {
-      env: sshd.env,
-    });
+  it('an unknown host, a refused connection and a host key that does not match: one line each, the others come up, ns and status say which', async () => {
+    const root = await startMount(
+      ['--hosts', 'h1,nosuch.invalid,hrefused,hbadkey', '--ssh-taskfs', taskfsBin, '--slots', '0'],
+      {
+        env: sshd.env,
+      },
+    );
     const failures = root
       .stderr()
       .split('\n')
       .filter((l) => / ssh!/.test(l));
-    expect(failures).toHaveLength(2);
+    expect(failures).toHaveLength(3);
     expect(failures[0]).toMatch(
       /^taskfs: mount ssh!nosuch\.invalid: ssh: Could not resolve hostname nosuch\.invalid: /,
     );
-    expect(failures[1]).toBe('taskfs: mount ssh!hbadkey: Host key verification failed.');
+    expect(failures[1]).toBe('taskfs: mount ssh!hrefused: ssh: connect to host 127.0.0.1 port 1: Connection refused');
+    expect(failures[2]).toBe('taskfs: mount ssh!hbadkey: Host key verification failed.');
     expect(lines(await run('ls nodes', { cwd: root.mnt }))).toEqual(['h1']);
     const status = lines(await run('cat status', { cwd: root.mnt }));
     expect(status[0]).toMatch(/^\d+ Linux /);
     expect(status.slice(1)).toEqual([
       expect.stringMatching(/^down nosuch\.invalid mount ssh!nosuch\.invalid: ssh: Could not resolve hostname/),
+      'down hrefused mount ssh!hrefused: ssh: connect to host 127.0.0.1 port 1: Connection refused',
       'down hbadkey mount ssh!hbadkey: Host key verification failed.',
     ]);
     const ns = await run('cat ns', { cwd: root.mnt });
     expect(lines(ns)[0]).toBe('mount ssh!h1 h1');
-    expect(lines(ns)[2]).toBe('# down hbadkey mount ssh!hbadkey: Host key verification failed.');
+    expect(lines(ns)[3]).toBe('# down hbadkey mount ssh!hbadkey: Host key verification failed.');
 
     // The same through the node ctl: refused with EACCES, listed as down.
     const again = await sh('/bin/echo mount ssh!hbadkey bad2 > ctl', { cwd: root.mnt });
@@ -128,7 +133,7 @@ describe.skipIf(fuseMissing)('child nodes over ssh', () => {
     expect(injected.stderr).toContain('Invalid argument');
     // ns, with its comment lines, can be written back: nothing is mounted twice.
     await run('echo unmount bad2 > ctl; grep -v "^mount" ns > ../ns.saved; cat ../ns.saved > ns', { cwd: root.mnt });
-    expect(await run('grep -c down status', { cwd: root.mnt })).toBe('2\n');
+    expect(await run('grep -c down status', { cwd: root.mnt })).toBe('3\n');
 
     // Nothing else was disturbed: h1 runs.
     const out = await run(
@@ -163,6 +168,17 @@ describe.skipIf(fuseMissing)('child nodes over ssh', () => {
     );
     // The refused remote node stopped: nothing is left below sshd.
     await until(async () => remoteNodes().length === 0, 10_000, 200);
+  });
+
+  it('a SIGKILLed daemon leaves nothing on the hosts: each ssh sees its stdin close', async () => {
+    const root = await startMount(['--hosts', 'h[1-2]', '--ssh-taskfs', taskfsBin, '--slots', '0'], {
+      env: sshd.env,
+    });
+    const m = `${1000 + Math.floor(Math.random() * 9000)}.${process.pid}`;
+    await run(`n=$(cat clone); echo res 2 > $n/ctl; echo exec sleep ${m} > $n/ctl`, { cwd: root.mnt });
+    expect(remote(new RegExp(`^sleep ${m}$`))).toHaveLength(2);
+    root.proc.kill('SIGKILL');
+    await until(async () => sshd.descendants().length === 0, 15_000, 200);
   });
 
   it('a hostlist that does not parse is a usage error before anything starts', async () => {

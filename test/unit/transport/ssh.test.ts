@@ -50,7 +50,7 @@ describe('sshArgv', () => {
       '-o',
       'ServerAliveCountMax=3',
       '-o',
-      'ConnectTimeout=30',
+      'ConnectTimeout=15',
       '-l',
       'alice',
       '-p',

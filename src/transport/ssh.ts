@@ -99,7 +99,6 @@ export class SshTransport {
 
   async connect(name: string, addr: string): Promise<ChildNode> {
     const target = parseSshAddress(addr);
-    const where = `${addr}`;
     let started: Awaited<ReturnType<typeof StdioChannel.start>>;
     try {
       started = await StdioChannel.start(sshArgv(target, this.opts), {
@@ -107,7 +106,7 @@ export class SshTransport {
         readyTimeoutMs: this.opts.readyTimeoutMs,
       });
     } catch (err) {
-      throw earlyExitError(err, (e) => new FsError(errorCode(e), `mount ${where}: ${this.earlyReason(target, e)}`));
+      throw earlyExitError(err, (e) => new FsError(errorCode(e), `mount ${addr}: ${this.earlyReason(target, e)}`));
     }
     const { channel, version } = started;
     this.channels.add(channel);
@@ -116,7 +115,7 @@ export class SshTransport {
       await channel.close();
       throw new FsError(
         'EIO',
-        `mount ${where}: taskfs there is version ${version}, here ${this.opts.version}: install the same version on both`,
+        `mount ${addr}: taskfs there is version ${version}, here ${this.opts.version}: install the same version on both`,
       );
     }
     const stream = channel.stream((line, code, signal) =>

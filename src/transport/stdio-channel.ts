@@ -50,14 +50,12 @@ export class StdioChannel {
   /** Settles when the program has exited (and its stdio closed). */
   readonly exited: Promise<void>;
   private stderrTail = '';
-  private exitGraceMs: number;
 
   private constructor(
     readonly proc: ChildProcess,
     private readonly label: string,
-    exitGraceMs: number,
+    private readonly exitGraceMs: number,
   ) {
-    this.exitGraceMs = exitGraceMs;
     // A program that could not be started never closes: its error is its end.
     this.exited = new Promise((resolve) => {
       proc.once('close', () => resolve());

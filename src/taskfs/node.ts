@@ -245,9 +245,15 @@ export class TaskNode {
    */
   async mountChildren(list: readonly { addr: string; name: string }[]): Promise<(FsError | undefined)[]> {
     const dialed = await Promise.allSettled(list.map(({ addr, name }) => this.dialChild(addr, name)));
-    return dialed.map((d) => {
+    return dialed.map((d, i) => {
       try {
-        if (d.status === 'rejected') throw d.reason;
+        if (d.status === 'rejected') {
+          // Listed as down in the order given, not as the failures came.
+          const { name } = list[i]!;
+          const why = this.downChildren.get(name);
+          if (this.downChildren.delete(name)) this.downChildren.set(name, why!);
+          throw d.reason;
+        }
         this.adoptChild(d.value);
         return undefined;
       } catch (err) {

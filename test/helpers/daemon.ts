@@ -23,20 +23,27 @@ export interface Daemon {
 
 const live = new Set<Daemon>();
 
-export async function startMount(args: string[] = [], opts: { dir?: string; mnt?: string } = {}): Promise<Daemon> {
+export async function startMount(
+  args: string[] = [],
+  opts: { dir?: string; mnt?: string; env?: Record<string, string> } = {},
+): Promise<Daemon> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
   const mnt = opts.mnt ?? join(dir, 'mnt');
-  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/);
+  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, opts.env);
 }
 
 /** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
-export async function startServe(args: string[] = []): Promise<Daemon & { addr: string }> {
+export async function startServe(
+  args: string[] = [],
+  opts: { env?: Record<string, string> } = {},
+): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
   const d = await startDaemon(
     ['serve', '--listen', 'tcp!127.0.0.1!0', '--workdir', join(dir, 'work'), ...args],
     dir,
     '',
     /listening on (\S+)/,
+    opts.env,
   );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
@@ -47,10 +54,14 @@ export async function startDaemon(
   dir: string,
   mnt: string,
   ready: RegExp,
+  env?: Record<string, string>,
   wrapper: string[] = [],
 ): Promise<Daemon> {
   const command = [...wrapper, taskfsBin, ...argv];
-  const proc = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(command[0]!, command.slice(1), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

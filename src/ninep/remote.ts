@@ -9,6 +9,7 @@ import { unpackStats } from './codec.js';
 import { IOHDRSZ, OREAD, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Msg, TMessage, Untagged } from './messages.js';
 import type { ReplyName } from './mux.js';
+import { type AheadBudget, ReadAhead } from './readahead.js';
 import { fromWireStat } from './stat.js';
 
 /** What a RemoteNode needs from the client. */
@@ -22,6 +23,8 @@ export interface Remote {
   clunk(fid: number): Promise<void>;
   /** Recycles a fid the server has already freed (after Tremove). */
   forget(fid: number): void;
+  /** Treads ahead of readers on this connection (readahead.ts). */
+  readonly ahead: AheadBudget;
 }
 
 export class RemoteNode implements Node {
@@ -202,20 +205,24 @@ export async function readSnapshot(file: RemoteFile): Promise<Buffer> {
 
 export class RemoteFile implements OpenFile {
   private closing: Promise<void> | undefined;
+  private readonly ahead: ReadAhead;
 
   constructor(
     private readonly remote: Remote,
     private readonly fid: number,
     /** Largest payload per Tread/Twrite. */
     readonly iounit: number,
-  ) {}
+  ) {
+    this.ahead = new ReadAhead((o, n, signal) => this.fetch(o, n, signal), iounit, remote.ahead);
+  }
 
   async read(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
     this.checkOpen();
-    const r = await this.remote.rpc(
-      { type: 'Tread', fid: this.fid, offset: BigInt(offset), count: Math.min(count, this.iounit) },
-      signal,
-    );
+    return this.ahead.read(offset, Math.min(count, this.iounit), signal);
+  }
+
+  private async fetch(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
+    const r = await this.remote.rpc({ type: 'Tread', fid: this.fid, offset: BigInt(offset), count }, signal);
     return r.data;
   }
 
@@ -238,6 +245,7 @@ export class RemoteFile implements OpenFile {
   }
 
   close(): Promise<void> {
+    this.ahead.reset();
     return (this.closing ??= this.remote.clunk(this.fid));
   }
 

@@ -26,6 +26,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatSummary, summarize } from './profile-summary.mjs';
+import { streamSection, streamTable } from './stream.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const BUILD = join(ROOT, 'build/bench');
@@ -34,7 +35,7 @@ const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------- options
 
-const SECTIONS = ['launch', 'tree', 'throughput', 'meta', 'memory'];
+const SECTIONS = ['launch', 'tree', 'throughput', 'stream', 'meta', 'memory'];
 
 function parseArgs(argv) {
   const o = { quick: false, only: new Set(SECTIONS), reps: undefined, profile: false, out: undefined, taskfs: ROOT };
@@ -69,7 +70,8 @@ function usage(err) {
   const text = `usage: scripts/bench [--quick] [--only SECTION[,SECTION...]] [--reps N] [--profile] [--out FILE] [--no-build] [--no-quiet] [--taskfs DIR]
 
 sections: launch (fan-out on a local node), tree (fan-out on root + 4 serve
-children), throughput (one leaf, 2 GiB of output), meta (stat and
+children), throughput (one leaf, 2 GiB of output), stream (output from a
+child and a grandchild node, stdin fanned out over two children), meta (stat and
 open-read-close through the mount vs bare fuse-native and C libfuse),
 memory (daemon peak RSS during the others; alone: only the taskfs runs)
 
@@ -739,6 +741,7 @@ function table(m, elapsed) {
     );
     L.push(`The taskfs daemon used ${f(t.cpuMs / 1000, 2)} s of CPU (user + system, all threads) per run.`, '');
   }
+  L.push(...streamTable(results.stream, f));
   if (results.meta.length) {
     L.push('## Metadata and small I/O through the mount', '');
     L.push(
@@ -839,6 +842,22 @@ async function main() {
   if (has('launch') || memOnly('launch')) await launchSection('launch', memOnly('launch'));
   if (has('tree') || memOnly('tree')) await launchSection('tree', memOnly('tree'));
   if (has('throughput') || memOnly('throughput')) await throughputSection(memOnly('throughput'));
+  if (has('stream'))
+    await streamSection({
+      startTaskfs,
+      stopChild,
+      timeSh,
+      quiet,
+      median,
+      target,
+      log,
+      peakRss,
+      results,
+      cfg,
+      opt,
+      MiB,
+      RUN,
+    });
   if (has('meta')) await metaSection();
   if (has('memory')) {
     const worst = new Map();

@@ -112,7 +112,10 @@ export class ReadAhead {
           // An empty answer is the end: kept, so the reader gets it without asking again.
           this.ready.push(data);
           // Short: the reader caught up with the writer (or the end); plain reads from here.
-          if (data.length < this.unit) this.ended = true;
+          if (data.length < this.unit) {
+            this.ended = true;
+            this.streak = 0;
+          }
           this.next();
         },
         (err) => {

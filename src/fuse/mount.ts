@@ -4,10 +4,10 @@
  * live in a handle table keyed by the FUSE file handle.
  */
 import { constants as fsc } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
+import { isMounted } from './mountinfo.js';
 import { isDir, type FileStat, type Node, type OpenFile } from '../ns/types.js';
 import { pathNames, walkNames } from '../ns/walk.js';
 import { toErrno } from './errno.js';
@@ -266,11 +266,6 @@ function toStat(s: FileStat) {
     atime: when,
     ctime: when,
   };
-}
-
-export async function isMounted(mountpoint: string): Promise<boolean> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return table.split('\n').some((line) => line.split(' ')[4] === mountpoint.replace(/ /g, '\\040'));
 }
 
 /**

@@ -6,11 +6,13 @@
  */
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
+import { readSnapshot } from '../ns/handles.js';
+import { quote } from '../ns/quote.js';
 import type { Node } from '../ns/types.js';
 import type { Duplex } from 'node:stream';
 import { connect, connectStream, type NinepClient } from '../ninep/client.js';
-import { SpareFid, readSnapshot, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
-import type { BoundSession } from '../taskfs/bound-session.js';
+import { SpareFid, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
+import type { BoundSession } from './bound-session.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
 import { guardLost, type SessionFiles } from './lost-guard.js';
 
@@ -144,7 +146,7 @@ export class ChildNode {
     let session: ReservedSession | undefined;
     const [numbered, reserved] = await Promise.allSettled([
       handle.read(0, 32).then((b) => (session = this.reservedSession(b.toString().trim(), share))),
-      handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quoteWord(os)} ${quoteWord(machine)}\n`), 0),
+      handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quote(os)} ${quote(machine)}\n`), 0),
     ]);
     const release = () => this.release(handle, session);
     try {
@@ -234,8 +236,4 @@ function firstOpenAhead(node: RemoteNode, ahead: Map<string, WalkedFid>, name: s
       return walked.open(mode);
     },
   };
-}
-
-function quoteWord(w: string): string {
-  return /^[\w*.-]+$/.test(w) ? w : `'${w.replace(/'/g, "''")}'`;
 }

@@ -159,7 +159,7 @@ export class TaskNode {
 
   /**
    * Open the clone file: a new session whose ctl this handle is. The handle
-   * owns what the session reserves: closing it releases (SPEC section 2).
+   * owns what the session reserves: closing it releases (README "Lifetime").
    */
   openClone(): { session: Session; handle: OpenFile } {
     const session = this.createSession();

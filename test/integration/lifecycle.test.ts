@@ -1,5 +1,5 @@
 /**
- * The daemon's own life (issue 2, item 8): SIGTERM, SIGINT and fusermount -u
+ * The daemon's own life (README "Lifetime"): SIGTERM, SIGINT and fusermount -u
  * leave no mount and no process; after SIGKILL the next mount starts clean.
  */
 import { afterAll, describe, expect, it } from 'vitest';

@@ -4,7 +4,7 @@
  * (remote sessions, behind the lost guard) and local slots (taskfs) both
  * make them, and a parent session drives them all through this one shape.
  */
-import { readSnapshot } from '../ns/handles.js';
+import { snapshotText } from '../ns/handles.js';
 import type { Node, OpenFile } from '../ns/types.js';
 
 /**
@@ -51,10 +51,5 @@ export function leafCount(child: BoundSession): number {
 export async function readChildFile(dir: Node, name: string): Promise<string> {
   const node = await dir.walk?.(name);
   if (!node?.open) return '';
-  const file = await node.open({ read: true, write: false });
-  try {
-    return (await readSnapshot(file)).toString();
-  } finally {
-    void file.close(); // a remote clunk need not be waited for: one round trip less
-  }
+  return snapshotText(await node.open({ read: true, write: false }));
 }

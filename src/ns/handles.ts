@@ -51,3 +51,12 @@ export async function readSnapshot(file: OpenFile): Promise<Buffer> {
     if (data.length < unit) return Buffer.concat(parts);
   }
 }
+
+/** A snapshot file's whole text; the file is closed without waiting (a remote clunk need not be: one round trip less). */
+export async function snapshotText(file: OpenFile): Promise<string> {
+  try {
+    return (await readSnapshot(file)).toString();
+  } finally {
+    void file.close();
+  }
+}

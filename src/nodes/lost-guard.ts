@@ -10,6 +10,7 @@ import { DMDIR, QTDIR, type FileStat, type Node, type OpenFile, type OpenMode } 
 import { SESSION_FILE_NAMES, leafCount, type BoundSession } from './bound-session.js';
 import { quote } from '../ns/quote.js';
 
+/** What the guard hears of the node: why it is gone (once it is), and a signal that aborts then. */
 export interface LostSource {
   readonly lost: string | undefined;
   readonly lostSignal: AbortSignal;

@@ -184,14 +184,16 @@ int sweep(void)
                 struct stream *s = &l->out[k];
                 if (!s->stalled)
                     continue;
-                long long left = ms_until(s->retry);
-                if (left <= 0) {
+                if (ms_until(s->retry) <= 0) {
                     s->stalled = 0;
                     stalled_count--;
                     pump_out(s, 0);
-                } else if (wait_ms < 0 || left < wait_ms) {
-                    wait_ms = (int)left;
                 }
+                /* Still stalled (or stalled again just now): wake for its retry,
+                 * or nothing would: its pipe is not watched meanwhile. */
+                long long left = ms_until(s->retry);
+                if (s->stalled && (wait_ms < 0 || left < wait_ms))
+                    wait_ms = left > 0 ? (int)left : 0;
             }
         if (l->state != CLEANING || l->gone)
             continue;

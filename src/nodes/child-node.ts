@@ -91,7 +91,9 @@ export class ChildNode {
     opts: DialOptions,
     connecting: (o: Required<Pick<DialOptions, 'timeoutMs'>> & DialOptions) => Promise<NinepClient>,
   ): Promise<ChildNode> {
-    const { key = defaultKey, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
+    const { timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
+    // `key: undefined` given is no key: a channel that authenticated itself (ssh).
+    const key = 'key' in opts ? opts.key : defaultKey;
     try {
       return new ChildNode(name, addr, await connecting({ timeoutMs, key }));
     } catch (err) {

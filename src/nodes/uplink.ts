@@ -11,7 +11,7 @@
  */
 import { Duplex } from 'node:stream';
 import { FsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { connectStream, type NinepClient } from '../ninep/client.js';
 import { serveConnection } from '../ninep/server.js';
@@ -93,8 +93,7 @@ export class UplinkEnd {
   }
 
   private wake(): void {
-    for (const w of this.waiters) w();
-    this.waiters.clear();
+    wakeAll(this.waiters);
   }
 }
 

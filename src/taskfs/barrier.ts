@@ -11,11 +11,11 @@
  * read is its arrival. Local slots and remote children are watched alike.
  */
 import { FsError, asFsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
-import type { BoundSession } from './bound-session.js';
+import type { BoundSession } from '../nodes/bound-session.js';
 import { runCtl, type VerbTable } from './ctl.js';
-import { quote, tokenize } from './quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 
 export type BarrierState = 'Idle' | 'Waiting' | 'Released' | 'Failed';
 
@@ -118,8 +118,7 @@ export class Barrier {
 
   /** Something below changed: wake watchers and waiters; the root decides. */
   changed(): void {
-    for (const w of this.waiters) w();
-    this.waiters.clear();
+    wakeAll(this.waiters);
     if (!this.active || this.released || this.failure || !this.host.isRoot()) return;
     const c = this.count();
     if (c.state === 'Failed') this.fail(c.reason ?? 'a leaf failed');

@@ -5,7 +5,7 @@
  * turn. Memory is bounded per leaf: a full box refuses the sender.
  */
 import { FsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import { makeStat, qid } from '../ns/synthetic.js';
 import type { Node, OpenFile } from '../ns/types.js';
 
@@ -46,8 +46,7 @@ export class Mailbox {
     this.queues.set(tag, queue);
     this.bytes += data.length;
     this.messages++;
-    for (const w of this.waiters) w();
-    this.waiters.clear();
+    wakeAll(this.waiters);
   }
 
   /** The oldest message of `tag`, waiting for one; an interrupted wait takes nothing. */

@@ -7,15 +7,15 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
 import { serveUplink, UplinkEnd } from '../nodes/uplink.js';
 import { Barrier } from './barrier.js';
-import { leafCount, readChildFile, type BoundSession } from './bound-session.js';
+import { leafCount, readChildFile, type BoundSession } from '../nodes/bound-session.js';
 import { leafEnv, type SubjobPlace } from './leaf-env.js';
 import { Mailbox } from './mbox.js';
-import { quote, tokenize } from './quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 import { Run } from './run.js';
 import { validateSetting, type SettingName } from './settings.js';
 import type { TaskNode } from './node.js';
@@ -93,6 +93,8 @@ export class Session {
   private pendingStdin: Buffer[] = [];
   private pendingEof = false;
   private stdinChain: Promise<void> = Promise.resolve();
+  /** Children's stdin files open through this session's stdin (written behind: eof drains them). */
+  readonly stdinWriters = new Set<OpenFile[]>();
 
   constructor(
     readonly node: TaskNode,
@@ -202,8 +204,7 @@ export class Session {
   }
 
   private wakeRunWaiters(): void {
-    for (const w of this.runWaiters) w();
-    this.runWaiters.clear();
+    wakeAll(this.runWaiters);
   }
 
   // ---- verbs ------------------------------------------------------------
@@ -362,7 +363,11 @@ export class Session {
   }
 
   async eof(): Promise<void> {
-    if (this.isInner) return this.forward('eof');
+    if (this.isInner) {
+      // Stdin to children is written behind: what was written before eof goes first.
+      await Promise.allSettled([...this.stdinWriters].flatMap((files) => files.map((f) => f.drain?.())));
+      return this.forward('eof');
+    }
     if (this.run?.process) this.queueStdin(async () => this.run?.closeStdin());
     else this.pendingEof = true;
   }

@@ -1,9 +1,16 @@
+/**
+ * A session bound into another as one of its children, and what every
+ * session directory holds. Declared here, below taskfs: child nodes
+ * (remote sessions, behind the lost guard) and local slots (taskfs) both
+ * make them, and a parent session drives them all through this one shape.
+ */
+import { snapshotText } from '../ns/handles.js';
 import type { Node, OpenFile } from '../ns/types.js';
 
 /**
- * A session bound into another as one of its children: a session somewhere (a slot on this node or
- * a session on a remote node), seen only through the tree interface. That
- * sameness is what makes every aggregated operation one loop.
+ * A session somewhere (a slot on this node or a session on a remote node),
+ * seen only through the tree interface. That sameness is what makes every
+ * aggregated operation one loop.
  */
 export interface BoundSession {
   /** The child's session directory. */
@@ -22,29 +29,33 @@ export interface BoundSession {
   readonly optional?: boolean;
 }
 
+/** The files of every session directory, in directory order (README "A session"). */
+export const SESSION_FILE_NAMES = [
+  'ctl',
+  'args',
+  'env',
+  'ns',
+  'stdin',
+  'stdout',
+  'stderr',
+  'stdio',
+  'status',
+  'wait',
+  'topology',
+  'err',
+  'barrier',
+  'import',
+] as const;
+
+export type SessionFileName = (typeof SESSION_FILE_NAMES)[number];
+
 export function leafCount(child: BoundSession): number {
   return child.topology === '' ? 1 : child.topology.split(' ').length;
 }
 
-/** Read a whole file: for snapshot files (status, topology) that never block. */
-export async function readWhole(file: OpenFile): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (;;) {
-    const data = await file.read(offset, 64 * 1024);
-    if (data.length === 0) return Buffer.concat(parts);
-    parts.push(data);
-    offset += data.length;
-  }
-}
-
+/** The whole text of a snapshot file (status, topology) of a child's session. */
 export async function readChildFile(dir: Node, name: string): Promise<string> {
   const node = await dir.walk?.(name);
   if (!node?.open) return '';
-  const file = await node.open({ read: true, write: false });
-  try {
-    return (await readWhole(file)).toString();
-  } finally {
-    void file.close(); // a remote clunk need not be waited for: one round trip less
-  }
+  return snapshotText(await node.open({ read: true, write: false }));
 }

@@ -99,8 +99,9 @@ export class ChildWorker implements Worker {
       return words[4] ?? '';
     } finally {
       t.signal.removeEventListener('abort', kill);
-      await clone.close().catch(() => undefined);
+      // Removed while the clone handle still holds it: once that closes, its number may go to the next task.
       await dir?.remove?.().catch(() => undefined);
+      await clone.close().catch(() => undefined);
     }
   }
 

@@ -74,7 +74,7 @@ describe.skipIf(fuseMissing)('child nodes', () => {
     // The sleeping task is a leaf session in one child's own root.
     await until(async () => /^0$/m.test((await sh('ls nodes/*/', { cwd: d.mnt })).stdout));
     await run(
-      `for i in 1 2 3 4 5 6 7; do echo 'sh -c "echo \$TASKFS_TASK"' | tr '"' "'"; done > jobs/${n}/tasks; echo close > jobs/${n}/ctl`,
+      `for i in 1 2 3 4 5 6 7; do echo 'sh -c "echo $TASKFS_TASK"' | tr '"' "'"; done > jobs/${n}/tasks; echo close > jobs/${n}/ctl`,
       { cwd: d.mnt },
     );
     const wait = waitLines(await run(`cat jobs/${n}/wait`, { cwd: d.mnt, timeout: 30_000 }));

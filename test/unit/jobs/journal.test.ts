@@ -42,7 +42,8 @@ describe('journal records', () => {
   it('a tail cut at any byte offset is dropped, never parsed', () => {
     const whole = records.map((r) => encodeRecord(r));
     const data = Buffer.concat(whole);
-    const ends = whole.reduce<number[]>((acc, b) => [...acc, (acc.at(-1) ?? 0) + b.length], []);
+    const ends: number[] = [];
+    for (const b of whole) ends.push((ends.at(-1) ?? 0) + b.length);
     for (let cut = 0; cut <= data.length; cut++) {
       const { records: back, length } = decodeRecords(data.subarray(0, cut));
       const complete = ends.filter((e) => e <= cut).length;

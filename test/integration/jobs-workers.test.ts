@@ -63,7 +63,7 @@ async function listening(args: string[]): Promise<{ d: Daemon; addr: string }> {
   return { d, addr: /listening on (\S+?)\)/.exec(d.stderr())![1]! };
 }
 
-describe.skipIf(fuseMissing)('child nodes', () => {
+describe.skipIf(fuseMissing)('child nodes', { timeout: 180_000 }, () => {
   it('a node with --slots 0 runs its tasks on its children, each one a session of the child', async () => {
     const c1 = await startServe(['--slots', '2', '--name', 'c1']);
     const c2 = await startServe(['--slots', '2', '--name', 'c2']);
@@ -99,7 +99,7 @@ function nodesOf(text: string): string[] {
     .map((l) => l.split(' ')[0]!);
 }
 
-describe.skipIf(fuseMissing)('joined workers', () => {
+describe.skipIf(fuseMissing)('joined workers', { timeout: 180_000 }, () => {
   it('need gpu=yes waits, saying why, until a worker with gpu=yes joins; then it runs only there', async () => {
     const { d, addr } = await listening(['--slots', '1']);
     const n = await newJob(d.mnt, 'need gpu=yes\\n');
@@ -150,7 +150,7 @@ describe.skipIf(fuseMissing)('joined workers', () => {
   });
 });
 
-describe.skipIf(fuseMissing)('scripts/worker.sh on the pull door', () => {
+describe.skipIf(fuseMissing)('scripts/worker.sh on the pull door', { timeout: 180_000 }, () => {
   it('pulls and runs 30 tasks; killed in the middle of a task, that task goes back to the queue', async () => {
     const d = await startMount(['--slots', '0']);
     const n = await newJob(d.mnt);

@@ -3,9 +3,11 @@
  * root, its journal in WORKDIR/jobs, and the default workdir moved on when
  * a live node holds that journal.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { jobsDir } from '../jobs/files.js';
-import { lockHolder } from '../jobs/journal.js';
+import { takeLock } from '../jobs/journal.js';
+import { asFsError } from '../ns/errors.js';
 import { Scheduler } from '../jobs/scheduler.js';
 import type { TaskNode } from '../taskfs/node.js';
 
@@ -15,10 +17,20 @@ export async function startJobs(node: TaskNode): Promise<Scheduler> {
   return scheduler;
 }
 
-/** `base`, or the first of base.2, base.3 ... whose jobs journal no live node holds. */
+/**
+ * `base`, or the first of base.2, base.3 ... whose jobs journal no live
+ * node holds, its lock taken at once: nodes started together (ssh children
+ * on one host) each get their own.
+ */
 export function freeWorkdir(base: string): string {
   for (let i = 1; ; i++) {
     const dir = i === 1 ? base : `${base}.${i}`;
-    if (lockHolder(join(dir, 'jobs', 'lock')) === undefined) return dir;
+    mkdirSync(join(dir, 'jobs'), { recursive: true, mode: 0o700 });
+    try {
+      takeLock(join(dir, 'jobs', 'lock'));
+      return dir;
+    } catch (err) {
+      if (asFsError(err).code !== 'EBUSY') throw err;
+    }
   }
 }

@@ -190,9 +190,11 @@ export class Journal {
 
 /**
  * One live node per journal: the lock file holds the pid of the node using
- * it. A lock whose process is gone (a crash) is taken over.
+ * it (made with O_EXCL, so two nodes starting at once cannot both take it).
+ * A lock whose process is gone (a crash), or that is this process's own,
+ * is taken over; one a live node holds is EBUSY.
  */
-function takeLock(path: string): void {
+export function takeLock(path: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600);
@@ -215,7 +217,7 @@ function takeLock(path: string): void {
 }
 
 /** The pid of the live node (not this one) holding the lock file at `path`, if any. */
-export function lockHolder(path: string): number | undefined {
+function lockHolder(path: string): number | undefined {
   let pid: number;
   try {
     pid = Number(readFileSync(path, 'utf8').trim());

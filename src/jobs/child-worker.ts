@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import type { ChildNode } from '../nodes/child-node.js';
-import { quote, tokenize } from '../taskfs/quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 import type { TaskRun, Worker } from './worker.js';
 
 /** Attributes a joined worker announced, by its child node (set by the join door before adoption). */

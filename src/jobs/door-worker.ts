@@ -19,7 +19,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { FsError, asFsError } from '../ns/errors.js';
 import { park } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
-import { tokenize } from '../taskfs/quote.js';
+import { tokenize } from '../ns/quote.js';
 import type { Scheduler } from './scheduler.js';
 import { MAX_TASK_LINE_BYTES } from './task-lines.js';
 import { parseAttr, type TaskRun, type Worker } from './worker.js';

@@ -11,7 +11,7 @@ import { FsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { SyntheticDir, SyntheticFile } from '../ns/synthetic.js';
 import type { Node, OpenFile, OpenMode } from '../ns/types.js';
-import { quote } from '../taskfs/quote.js';
+import { quote } from '../ns/quote.js';
 import { DoorWorker } from './door-worker.js';
 import type { Job } from './job.js';
 import { needMet } from './queue.js';

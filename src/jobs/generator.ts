@@ -7,7 +7,7 @@
  * closes the job.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { quote, tokenize } from '../taskfs/quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 import type { Job } from './job.js';
 import { MAX_TASK_LINE_BYTES } from './task-lines.js';
 

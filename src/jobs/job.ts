@@ -5,7 +5,7 @@
  * logs over the tasks' output files. States are the words the files show.
  */
 import { join } from 'node:path';
-import { quote } from '../taskfs/quote.js';
+import { quote } from '../ns/quote.js';
 import { OutputLog } from './output-log.js';
 import { TextLog } from './text-log.js';
 

@@ -21,7 +21,7 @@ import { parseAddress } from '../ninep/address.js';
 import { serveConnection } from '../ninep/server.js';
 import { ChildNode } from '../nodes/child-node.js';
 import type { TaskNode } from '../taskfs/node.js';
-import { quote, tokenize } from '../taskfs/quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 import { joinedAttrs } from './child-worker.js';
 import { attrText, parseAttr } from './worker.js';
 

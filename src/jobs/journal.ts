@@ -32,7 +32,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FsError } from '../ns/errors.js';
 import { isAlive } from '../taskfs/node.js';
-import { quote, tokenize } from '../taskfs/quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 
 const CRC_TABLE = (() => {
   const t = new Uint32Array(256);

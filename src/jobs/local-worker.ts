@@ -8,7 +8,7 @@
 import { rename } from 'node:fs/promises';
 import { asFsError } from '../ns/errors.js';
 import type { TaskNode } from '../taskfs/node.js';
-import { tokenize } from '../taskfs/quote.js';
+import { tokenize } from '../ns/quote.js';
 import type { TaskRun, Worker } from './worker.js';
 
 export class LocalWorker implements Worker {

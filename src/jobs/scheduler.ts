@@ -11,7 +11,7 @@ import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { ChildNode } from '../nodes/child-node.js';
 import type { TaskNode } from '../taskfs/node.js';
-import { quote, tokenize } from '../taskfs/quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 import { ChildWorker } from './child-worker.js';
 import { Generator } from './generator.js';
 import { Job, type Task, type TaskState } from './job.js';

@@ -4,7 +4,7 @@
  * line is checked before any is taken, so a bad write accepts nothing.
  */
 import { FsError } from '../ns/errors.js';
-import { tokenize } from '../taskfs/quote.js';
+import { tokenize } from '../ns/quote.js';
 
 /** A task line longer than this is refused. */
 export const MAX_TASK_LINE_BYTES = 64 * 1024;

@@ -4,7 +4,7 @@
  */
 import { FsError } from '../ns/errors.js';
 import { runCtl, type VerbTable } from '../taskfs/ctl.js';
-import { quote } from '../taskfs/quote.js';
+import { quote } from '../ns/quote.js';
 import type { Job } from './job.js';
 import type { Scheduler } from './scheduler.js';
 import { parseAttr } from './worker.js';

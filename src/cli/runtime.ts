@@ -8,6 +8,9 @@ import { parseAddress } from '../ninep/address.js';
 import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+import { joinDoor } from '../jobs/join.js';
+import type { Scheduler } from '../jobs/scheduler.js';
+import { freeWorkdir, startJobs } from './jobs.js';
 import { mountHosts, reachBySsh, sshName } from '../transport/reach.js';
 import type { SshOptions } from '../transport/ssh.js';
 
@@ -20,6 +23,8 @@ export interface RuntimeOptions {
   ssh: SshOptions;
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
+  /** No --workdir was given: another live node's default one is not taken (jobs.ts). */
+  defaultWorkdir?: boolean;
 }
 
 export interface Runtime {
@@ -35,16 +40,20 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (opts.listen) refuseOpenListen(opts.listen, key !== undefined);
   // One node per process: every child it dials (--remote, ctl mount) gets the key.
   setChildKey(key);
+  if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
   const ssh = reachBySsh(node, opts.ssh);
   await node.start();
   let listener: Listener | undefined;
+  let scheduler: Scheduler | undefined;
   try {
+    scheduler = await startJobs(node);
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
     await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
-    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
+    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
   } catch (err) {
+    await scheduler?.stop();
     await node.stop();
     await ssh.close();
     throw err;
@@ -57,6 +66,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stop: () =>
       (stopping ??= (async () => {
         await listener?.close();
+        await scheduler?.stop();
         await node.stop();
         await ssh.close();
       })()),

@@ -68,6 +68,11 @@ export class TaskNode {
    */
   readonly extraDirs = new Map<string, Node>();
   /**
+   * Told when a slot may have freed (a session left the node) and when a
+   * child node comes: the job scheduler above hands out the same capacity.
+   */
+  readonly watchers = { slotFreed: new Set<() => void>(), childAdded: new Set<(child: ChildNode) => void>() };
+  /**
    * The daemon's environment, read once: every leaf starts from it
    * (process.env is a slow, syscall-backed object to copy per leaf).
    */
@@ -161,6 +166,7 @@ export class TaskNode {
 
   forget(session: Session): void {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    for (const w of this.watchers.slotFreed) w();
   }
 
   /**
@@ -281,6 +287,7 @@ export class TaskNode {
     }
     this.childNodes.set(name, child);
     this.downChildren.delete(name);
+    for (const w of this.watchers.childAdded) w(child);
     void child.lostSignal.addEventListener('abort', () => {
       if (this.childNodes.get(name) !== child) return;
       this.childNodes.delete(name);
@@ -298,10 +305,10 @@ export class TaskNode {
     await child.close();
   }
 
-  /** Slots bound into sessions: what `--strict-slots` counts. */
+  /** Slots bound into sessions or held by job tasks: what `--strict-slots` and the job scheduler count. */
   slotsInUse(): number {
     let n = 0;
-    for (const s of this.sessions.values()) if (s.boundIn) n++;
+    for (const s of this.sessions.values()) if (s.boundIn || s.slotHolder) n++;
     return n;
   }
 
@@ -362,7 +369,8 @@ async function removeDeadSpools(dir: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` is alive (EPERM: alive, someone else's). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

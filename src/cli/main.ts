@@ -1,25 +1,25 @@
-/** The command line: the only place that sees every layer. */
+/** The command line: the only place that sees every layer. One table of subcommands. */
 import { mountCommand } from './mount.js';
+import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
 import { usage } from './usage.js';
 
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  mount: mountCommand,
+  serve: serveCommand,
+  run: runCommand,
+};
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  switch (command) {
-    case 'mount':
-      return mountCommand(rest);
-    case 'serve':
-      return serveCommand(rest);
-    case undefined:
-    case 'help':
-    case '-h':
-    case '--help':
-      process.stdout.write(usage.main);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`taskfs: unknown command ${JSON.stringify(command)}\n${usage.main}`);
-      return 2;
+  if (command === undefined || ['help', '-h', '--help'].includes(command)) {
+    process.stdout.write(usage.main);
+    return command === undefined ? 2 : 0;
   }
+  const handler = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (handler) return handler(rest);
+  process.stderr.write(`taskfs: unknown command ${JSON.stringify(command)}\n${usage.main}`);
+  return 2;
 }
 
 // Exit explicitly: the FUSE binding's thread can keep the loop alive after

@@ -1,4 +1,5 @@
 /** The command line: the only place that sees every layer. One table of subcommands. */
+import { joinCommand } from './join.js';
 import { mountCommand } from './mount.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
@@ -7,6 +8,7 @@ import { usage } from './usage.js';
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   mount: mountCommand,
   serve: serveCommand,
+  join: joinCommand,
   run: runCommand,
 };
 

@@ -8,6 +8,9 @@ import { parseAddress } from '../ninep/address.js';
 import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+import { joinDoor } from '../jobs/join.js';
+import type { Scheduler } from '../jobs/scheduler.js';
+import { freeWorkdir, startJobs } from './jobs.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
@@ -15,6 +18,8 @@ export interface RuntimeOptions {
   remotes: string[];
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
+  /** No --workdir was given: another live node's default one is not taken (jobs.ts). */
+  defaultWorkdir?: boolean;
 }
 
 export interface Runtime {
@@ -30,14 +35,18 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (opts.listen) refuseOpenListen(opts.listen, key !== undefined);
   // One node per process: every child it dials (--remote, ctl mount) gets the key.
   setChildKey(key);
+  if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
   await node.start();
   let listener: Listener | undefined;
+  let scheduler: Scheduler | undefined;
   try {
+    scheduler = await startJobs(node);
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
-    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
+    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
   } catch (err) {
+    await scheduler?.stop();
     await node.stop();
     throw err;
   }
@@ -49,6 +58,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     stop: () =>
       (stopping ??= (async () => {
         await listener?.close();
+        await scheduler?.stop();
         await node.stop();
       })()),
   };

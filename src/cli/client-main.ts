@@ -3,6 +3,8 @@
  * (exit 0), a usage mistake is one line pointing at --help (exit 2), any
  * other failure one line with the reason (exit 1).
  */
+import { type OptionSpec, parseClientArgs } from './client-args.js';
+import { checkMount, mountPath } from './mount-files.js';
 import { UsageError } from './options.js';
 import { usage } from './usage.js';
 
@@ -29,4 +31,21 @@ export function clientMain(
       return 1;
     }
   };
+}
+
+/**
+ * The arguments of a command that takes no words, only -m, -h and `extra`
+ * options: the mount (checked to be a live one) and the option values.
+ */
+export async function mountArgs(
+  argv: string[],
+  extra: Record<string, OptionSpec> = {},
+): Promise<'help' | { mount: string; values: Record<string, string | boolean | undefined> }> {
+  const spec = { mount: { value: true, short: 'm' }, help: { short: 'h' }, ...extra };
+  const { values, positionals } = parseClientArgs(argv, spec);
+  if (values.help) return 'help';
+  if (positionals.length > 0) throw new UsageError(`unexpected ${JSON.stringify(positionals[0])}`);
+  const mount = mountPath(values.mount as string | undefined);
+  await checkMount(mount);
+  return { mount, values };
 }

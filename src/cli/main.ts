@@ -1,8 +1,12 @@
 /** The command line: the only place that sees every layer. One table of subcommands. */
 import { joinCommand } from './join.js';
+import { jobsCommand } from './list-jobs.js';
+import { nodesCommand } from './list-nodes.js';
 import { mountCommand } from './mount.js';
 import { runCommand } from './run.js';
 import { serveCommand } from './serve.js';
+import { submitCommand } from './submit.js';
+import { topCommand } from './top.js';
 import { usage } from './usage.js';
 
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
@@ -10,6 +14,10 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   serve: serveCommand,
   join: joinCommand,
   run: runCommand,
+  submit: submitCommand,
+  jobs: jobsCommand,
+  nodes: nodesCommand,
+  top: topCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@
  * must be retried: README "Lifetime"), and a failed ctl write keeps its
  * reason in the directory's `err`.
  */
-import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { expandHome } from './options.js';
 
@@ -113,9 +113,18 @@ export class CloneHandle {
   }
 
   /** A ctl write; a refusal throws the node's reason (from `err`), its errno kept as `code`. */
-  async ctl(text: string): Promise<void> {
+  ctl(text: string): Promise<void> {
+    return this.withReason(this.fh.write(text.endsWith('\n') ? text : `${text}\n`, 0));
+  }
+
+  /** Write a file of the directory (a job's `tasks`); a refusal throws as ctl does. */
+  write(name: string, text: string): Promise<void> {
+    return this.withReason(writeFile(join(this.dir, name), text));
+  }
+
+  private async withReason(writing: Promise<unknown>): Promise<void> {
     try {
-      await this.fh.write(text.endsWith('\n') ? text : `${text}\n`, 0);
+      await writing;
     } catch (err) {
       const reason = (await readFile(join(this.dir, 'err'), 'utf8').catch(() => '')).trim();
       const e = err as NodeJS.ErrnoException;

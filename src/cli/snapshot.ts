@@ -1,0 +1,100 @@
+/**
+ * What a mount holds right now, read from its files for `jobs`, `nodes`
+ * and `top`: the workers (from `jobs/nodes`, or from the node's `status`
+ * and its children's where there is no scheduler), the sessions with the
+ * states of their leaves, and the jobs.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type Capacity,
+  type JobStatus,
+  type LeafStatus,
+  lines,
+  parseCapacity,
+  parseJobStatus,
+  parseLeafStatus,
+  parseWorker,
+} from './formats.js';
+import { childNames } from './leaf-nodes.js';
+import { readIfThere, readText } from './mount-files.js';
+
+export interface NodeRow {
+  name: string;
+  state: string;
+  slots: number;
+  /** Slots in use; unknown without a scheduler. */
+  busy?: number;
+  attrs: string;
+}
+
+export async function readNodes(mount: string): Promise<NodeRow[]> {
+  const workers = await readIfThere(join(mount, 'jobs', 'nodes'));
+  if (workers !== undefined) {
+    return lines(workers, parseWorker).map((w) => ({
+      ...w,
+      attrs: Object.entries(w.attrs)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+    }));
+  }
+  // No scheduler: the node itself while it has no children, else its children.
+  const slots = (text: string | undefined) => lines(text ?? '', parseCapacity).reduce((n, c) => n + c.count, 0);
+  const kinds = (text: string | undefined) =>
+    lines(text ?? '', parseCapacity)
+      .map((c: Capacity) => `${c.os}/${c.machine}`)
+      .join(' ');
+  const children = await childNames(mount);
+  if (children.length === 0) {
+    const [ctl, status] = await Promise.all([readText(join(mount, 'ctl')), readText(join(mount, 'status'))]);
+    const name = /^name (.*)$/m.exec(ctl)?.[1] ?? 'node';
+    return [{ name, state: 'Up', slots: slots(status), attrs: kinds(status) }];
+  }
+  return Promise.all(
+    children.map(async (name) => {
+      const status = await readIfThere(join(mount, 'nodes', name, 'status'));
+      return { name, state: status === undefined ? 'Lost' : 'Up', slots: slots(status), attrs: kinds(status) };
+    }),
+  );
+}
+
+export interface SessionRow {
+  id: number;
+  leaves: LeafStatus[];
+}
+
+/**
+ * The sessions of the mount's root, without the leaf sessions that local
+ * slots are (README "Lifetime": `1 2 3 4` for session 0's four leaves):
+ * on a node without children, a session another one lists as its leaf.
+ */
+export async function readSessions(mount: string): Promise<SessionRow[]> {
+  const ids = (await readdir(mount)).filter((n) => /^\d+$/.test(n)).map(Number);
+  const rows = await Promise.all(
+    ids.map(async (id) => {
+      const status = await readIfThere(join(mount, String(id), 'status')).catch(() => undefined); // gone meanwhile
+      return status === undefined ? [] : [{ id, leaves: lines(status, parseLeafStatus) }];
+    }),
+  );
+  const sessions = rows.flat().sort((a, b) => a.id - b.id);
+  if ((await childNames(mount)).length > 0) return sessions;
+  const leafIds = new Set(sessions.flatMap((s) => s.leaves.map((l) => l.session).filter((leaf) => leaf !== s.id)));
+  return sessions.filter((s) => !leafIds.has(s.id));
+}
+
+/** The jobs, or undefined on a node without a scheduler (no `jobs/`). */
+export async function readJobs(mount: string): Promise<JobStatus[] | undefined> {
+  const text = await readIfThere(join(mount, 'jobs', 'status'));
+  return text === undefined ? undefined : lines(text, parseJobStatus);
+}
+
+export function taskTotal(j: JobStatus): number {
+  return j.queued + j.running + j.done + j.failed;
+}
+
+/** `Execute 3, Done 1`: how many leaves are in each state, in the order they first appear. */
+export function stateCounts(leaves: LeafStatus[]): string {
+  const counts = new Map<string, number>();
+  for (const l of leaves) counts.set(l.state, (counts.get(l.state) ?? 0) + 1);
+  return [...counts].map(([state, n]) => `${state} ${n}`).join(', ');
+}

@@ -101,7 +101,7 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
     const out = await run(`${taskfsBin} top -m ${d.mnt} | cat`);
     expect(out).toMatch(/^NODES {2}1 up, 2 slots/m);
     expect(out).toMatch(/^SESSIONS {2}0, 0 leaves running$/m);
-    expect(out).not.toMatch(/\x1b/);
+    expect(out).not.toContain('\x1b');
   });
 
   it('bad input: one clear line and a non-zero exit', async () => {

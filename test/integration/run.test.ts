@@ -167,4 +167,34 @@ describe.skipIf(fuseMissing)('taskfs run on a tree', () => {
     expect(lines).toEqual([`0 ${names[0]}: 0`, `1 ${names[0]}: 1`, `2 ${names[1]}: 2`, `3 ${names[1]}: 3`]);
     expect(await sessions(root.mnt)).toEqual([]);
   });
+
+  it('a leaf whose node is lost counts as failure: exit 255, the other leaves run on', async () => {
+    const a = await startServe(['--slots', '1']);
+    const b = await startServe(['--slots', '1']);
+    const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
+    const marker = `100.${tag}2`;
+    const child = spawn(
+      taskfsBin,
+      ['run', '-m', root.mnt, '-n', '2', '--label', 'sh', '-c', `sleep ${marker}; echo ended`],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const sleeps = () => pidsMatching(`^sleep ${marker}$`);
+    try {
+      await until(async () => (await sleeps()).length === 2, 30_000);
+      b.proc.kill('SIGKILL'); // its process server kills its leaf
+      const [survivor] = await until(async () => {
+        const left = await sleeps();
+        return left.length === 1 && left;
+      }, 30_000);
+      process.kill(survivor!, 'SIGTERM'); // the leaf on a goes on to its end
+      expect(await exited).toBe(255);
+      expect(out).toMatch(/^0 \S+: ended$/m); // rank 0, on the node that stayed, ran to its end
+      expect(await sessions(root.mnt)).toEqual([]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });

@@ -86,6 +86,7 @@ class Run {
   private async runSession(): Promise<number> {
     const { args } = this;
     const s = (this.session = await CloneHandle.open(args.mount));
+    if (this.interrupted !== undefined) return this.interrupted;
     const tree = args.label && (await childNames(args.mount)).length > 0;
     await s.ctl(`res ${args.leaves} ${quote(args.os)} ${quote(args.machine)}`).catch((err: Error) => {
       throw new Error(`cannot reserve ${args.leaves} leaves: ${err.message}`);

@@ -1,23 +1,22 @@
 /** The command line: the only place that sees every layer. One table of subcommands. */
-import { joinCommand } from './join.js';
-import { jobsCommand } from './list-jobs.js';
-import { nodesCommand } from './list-nodes.js';
-import { mountCommand } from './mount.js';
-import { runCommand } from './run.js';
-import { serveCommand } from './serve.js';
-import { submitCommand } from './submit.js';
-import { topCommand } from './top.js';
 import { usage } from './usage.js';
 
-const commands: Record<string, (argv: string[]) => Promise<number>> = {
-  mount: mountCommand,
-  serve: serveCommand,
-  join: joinCommand,
-  run: runCommand,
-  submit: submitCommand,
-  jobs: jobsCommand,
-  nodes: nodesCommand,
-  top: topCommand,
+type Command = (argv: string[]) => Promise<number>;
+
+/**
+ * Each command loads only what it needs: the mount's clients (run, jobs ...)
+ * start without the FUSE binding, the node or the scheduler (README
+ * "The mount's clients": 1.36 s rather than 2.23 s on a loaded machine).
+ */
+const commands: Record<string, () => Promise<Command>> = {
+  mount: async () => (await import('./mount.js')).mountCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
+  join: async () => (await import('./join.js')).joinCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  submit: async () => (await import('./submit.js')).submitCommand,
+  jobs: async () => (await import('./list-jobs.js')).jobsCommand,
+  nodes: async () => (await import('./list-nodes.js')).nodesCommand,
+  top: async () => (await import('./top.js')).topCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -26,8 +25,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage.main);
     return command === undefined ? 2 : 0;
   }
-  const handler = Object.hasOwn(commands, command) ? commands[command] : undefined;
-  if (handler) return handler(rest);
+  const load = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (load) return (await load())(rest);
   process.stderr.write(`taskfs: unknown command ${JSON.stringify(command)}\n${usage.main}`);
   return 2;
 }

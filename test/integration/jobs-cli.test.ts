@@ -120,8 +120,9 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
       [`${taskfsBin} nodes -m ${join(d.dir, 'none')}`, 1, /no taskfs mount at/],
       [`${taskfsBin} top -m ${d.mnt} -d 0`, 2, /-d wants seconds/],
     ];
-    for (const [cmd, code, message] of cases) {
-      const r = await sh(cmd);
+    const results = await Promise.all(cases.map(([cmd]) => sh(cmd))); // each is a Node start: at once
+    for (const [i, [cmd, code, message]] of cases.entries()) {
+      const r = results[i]!;
       expect({ cmd, code: r.code }).toEqual({ cmd, code });
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -138,8 +138,9 @@ describe.skipIf(fuseMissing)('taskfs run on one node', () => {
       [`${t}`, 2, /no command given/],
       [`${t} --where Plan9 hostname`, 1, /cannot reserve 1 leaves: .*Plan9/],
     ];
-    for (const [cmd, code, message] of cases) {
-      const r = await sh(cmd);
+    const results = await Promise.all(cases.map(([cmd]) => sh(cmd))); // each is a Node start: at once
+    for (const [i, [cmd, code, message]] of cases.entries()) {
+      const r = results[i]!;
       expect({ cmd, code: r.code }).toEqual({ cmd, code });
       expect(r.stderr).toMatch(message);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

@@ -55,7 +55,7 @@ export const submitCommand = clientMain('submit', async (argv) => {
     return 0;
   }
   process.stderr.write(`taskfs submit: job ${job.id}, ${tasks.length} tasks\n`);
-  return waitFor(job.dir, tasks.length);
+  return waitFor(job.dir, job.id, tasks.length);
 });
 
 /** The tasks of a file: its lines but blank ones and # comments, each checked to be Plan 9 quoted. */
@@ -83,9 +83,15 @@ async function readStdin(): Promise<string> {
 /**
  * Until the job's `wait` ends (the job is complete): its stdout and stderr
  * pass through, each wait line moves the progress. Exit 1 if a task failed.
+ * Ctrl-C leaves the job to the scheduler.
  */
-async function waitFor(dir: string, total: number): Promise<number> {
+async function waitFor(dir: string, id: string, total: number): Promise<number> {
   const progress = new Progress(total, process.stderr);
+  process.once('SIGINT', () => {
+    progress.done();
+    process.stderr.write(`taskfs submit: job ${id} goes on (taskfs jobs)\n`);
+    process.exit(130);
+  });
   const last = new Map<number, string>(); // a retried task ends more than once: its last word counts
   const splitter = new LineSplitter();
   const take = (ls: string[]) => {

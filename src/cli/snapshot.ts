@@ -61,6 +61,8 @@ export async function readNodes(mount: string): Promise<NodeRow[]> {
 export interface SessionRow {
   id: number;
   leaves: LeafStatus[];
+  /** A job's task on the node's own slots is a session too; its `env` says which. */
+  task?: { job: string; task: string };
 }
 
 /**
@@ -76,10 +78,19 @@ export async function readSessions(mount: string): Promise<SessionRow[]> {
       return status === undefined ? [] : [{ id, leaves: lines(status, parseLeafStatus) }];
     }),
   );
-  const sessions = rows.flat().sort((a, b) => a.id - b.id);
-  if ((await childNames(mount)).length > 0) return sessions;
-  const leafIds = new Set(sessions.flatMap((s) => s.leaves.map((l) => l.session).filter((leaf) => leaf !== s.id)));
-  return sessions.filter((s) => !leafIds.has(s.id));
+  let sessions: SessionRow[] = rows.flat().sort((a, b) => a.id - b.id);
+  if ((await childNames(mount)).length === 0) {
+    const leafIds = new Set(sessions.flatMap((s) => s.leaves.map((l) => l.session).filter((leaf) => leaf !== s.id)));
+    sessions = sessions.filter((s) => !leafIds.has(s.id));
+  }
+  return Promise.all(sessions.map((s) => withTask(mount, s)));
+}
+
+async function withTask(mount: string, s: SessionRow): Promise<SessionRow> {
+  const env = (await readIfThere(join(mount, String(s.id), 'env')).catch(() => undefined)) ?? '';
+  const job = /^TASKFS_JOB=(.*)$/m.exec(env)?.[1];
+  const task = /^TASKFS_TASK=(.*)$/m.exec(env)?.[1];
+  return job !== undefined && task !== undefined ? { ...s, task: { job, task } } : s;
 }
 
 /** The jobs, or undefined on a node without a scheduler (no `jobs/`). */

@@ -44,14 +44,17 @@ export function frame(view: View, tty: boolean, now = new Date()): string[] {
     ),
   );
 
-  const running = view.sessions.reduce((n, s) => n + s.leaves.filter((l) => l.state === 'Execute').length, 0);
-  out.push('', bold(`SESSIONS  ${view.sessions.length}, ${running} leaves running`));
-  if (view.sessions.length > 0) {
+  // A job's tasks on the node's own slots are sessions too: counted here, shown under JOBS.
+  const sessions = view.sessions.filter((s) => !s.task);
+  const tasks = view.sessions.length - sessions.length;
+  const running = sessions.reduce((n, s) => n + s.leaves.filter((l) => l.state === 'Execute').length, 0);
+  out.push('', bold(`SESSIONS  ${sessions.length}, ${running} leaves running${tasks ? `; ${tasks} job tasks` : ''}`));
+  if (sessions.length > 0) {
     out.push(
       ...indent(
         table(
           ['ID', 'LEAVES', 'STATES', 'COMMAND'],
-          view.sessions.map((s) => [
+          sessions.map((s) => [
             s.id,
             s.leaves.length,
             colourStates(stateCounts(s.leaves), tty),

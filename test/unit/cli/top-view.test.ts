@@ -13,7 +13,10 @@ describe('frame', () => {
       {
         mount: '/m',
         nodes: [{ name: 'gpu1', state: 'Up', slots: 8, busy: 4, attrs: 'gpu=yes' }],
-        sessions: [{ id: 0, leaves }],
+        sessions: [
+          { id: 0, leaves },
+          { id: 5, leaves: [leaves[0]!], task: { job: '3', task: '7' } },
+        ],
         jobs: [parseJobStatus("3 Open 0 12 2 186 0 'render frames'")],
       },
       false,
@@ -26,7 +29,7 @@ describe('frame', () => {
       '  NAME  STATE  SLOTS  BUSY  LOAD          ATTRS',
       '  gpu1  Up         8     4  [#####.....]  gpu=yes',
       '',
-      'SESSIONS  1, 2 leaves running',
+      'SESSIONS  1, 2 leaves running; 1 job tasks',
       '  ID  LEAVES  STATES             COMMAND',
       '   0       3  Execute 2, Done 1  sleep',
       '',

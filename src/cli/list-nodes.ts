@@ -8,7 +8,9 @@ export const nodesCommand = clientMain('nodes', async (argv) => {
   if (args === 'help') return 'help';
   const { mount } = args;
   const tty = process.stdout.isTTY === true;
-  const rows = (await readNodes(mount)).map((n) => [n.name, paint(n.state, tty), n.slots, n.busy ?? '-', n.attrs]);
+  const nodes = await readNodes(mount);
+  if (!nodes) throw new Error(`the node at ${mount} has no scheduler (no jobs/)`);
+  const rows = nodes.map((n) => [n.name, paint(n.state, tty), n.slots, n.busy, n.attrs]);
   process.stdout.write(`${table(['NAME', 'STATE', 'SLOTS', 'BUSY', 'ATTRS'], rows).join('\n')}\n`);
   return 0;
 });

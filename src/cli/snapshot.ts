@@ -1,61 +1,32 @@
 /**
  * What a mount holds right now, read from its files for `jobs`, `nodes`
- * and `top`: the workers (from `jobs/nodes`, or from the node's `status`
- * and its children's where there is no scheduler), the sessions with the
- * states of their leaves, and the jobs.
+ * and `top`: the workers (`jobs/nodes`), the sessions with the states of
+ * their leaves, and the jobs (`jobs/status`).
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type Capacity,
-  type JobStatus,
-  type LeafStatus,
-  lines,
-  parseCapacity,
-  parseJobStatus,
-  parseLeafStatus,
-  parseWorker,
-} from './formats.js';
+import { type JobStatus, type LeafStatus, lines, parseJobStatus, parseLeafStatus, parseWorker } from './formats.js';
 import { childNames } from './leaf-nodes.js';
-import { readIfThere, readText } from './mount-files.js';
+import { readIfThere } from './mount-files.js';
 
 export interface NodeRow {
   name: string;
   state: string;
   slots: number;
-  /** Slots in use; unknown without a scheduler. */
-  busy?: number;
+  busy: number;
   attrs: string;
 }
 
-export async function readNodes(mount: string): Promise<NodeRow[]> {
+/** The workers, as `jobs/nodes` lists them; undefined on a node without a scheduler. */
+export async function readNodes(mount: string): Promise<NodeRow[] | undefined> {
   const workers = await readIfThere(join(mount, 'jobs', 'nodes'));
-  if (workers !== undefined) {
-    return lines(workers, parseWorker).map((w) => ({
-      ...w,
-      attrs: Object.entries(w.attrs)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' '),
-    }));
-  }
-  // No scheduler: the node itself while it has no children, else its children.
-  const slots = (text: string | undefined) => lines(text ?? '', parseCapacity).reduce((n, c) => n + c.count, 0);
-  const kinds = (text: string | undefined) =>
-    lines(text ?? '', parseCapacity)
-      .map((c: Capacity) => `${c.os}/${c.machine}`)
-      .join(' ');
-  const children = await childNames(mount);
-  if (children.length === 0) {
-    const [ctl, status] = await Promise.all([readText(join(mount, 'ctl')), readText(join(mount, 'status'))]);
-    const name = /^name (.*)$/m.exec(ctl)?.[1] ?? 'node';
-    return [{ name, state: 'Up', slots: slots(status), attrs: kinds(status) }];
-  }
-  return Promise.all(
-    children.map(async (name) => {
-      const status = await readIfThere(join(mount, 'nodes', name, 'status'));
-      return { name, state: status === undefined ? 'Lost' : 'Up', slots: slots(status), attrs: kinds(status) };
-    }),
-  );
+  if (workers === undefined) return undefined;
+  return lines(workers, parseWorker).map((w) => ({
+    ...w,
+    attrs: Object.entries(w.attrs)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+  }));
 }
 
 export interface SessionRow {

@@ -33,7 +33,7 @@ async function look(mount: string): Promise<View> {
     const [nodes, sessions, jobs] = await Promise.all([readNodes(mount), readSessions(mount), readJobs(mount)]);
     return { mount, nodes, sessions, jobs };
   } catch (err) {
-    return { mount, nodes: [], sessions: [], error: (err as Error).message };
+    return { mount, sessions: [], error: (err as Error).message };
   }
 }
 

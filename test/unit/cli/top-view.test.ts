@@ -39,10 +39,9 @@ describe('frame', () => {
     ]);
   });
 
-  it('no JOBS part on a node without a scheduler; an error is shown, not thrown', () => {
-    const lines = frame({ mount: '/m', nodes: [], sessions: [], error: 'gone' }, false);
-    expect(lines).toContain('error: gone');
-    expect(lines.some((l) => l.startsWith('JOBS'))).toBe(false);
+  it('no NODES or JOBS part on a node without a scheduler; an error is shown, not thrown', () => {
+    const lines = frame({ mount: '/m', sessions: [], error: 'gone' }, false, new Date(2026, 11, 1, 10, 0, 0));
+    expect(lines).toEqual(['taskfs top  /m  10:00:00', 'error: gone', '', 'SESSIONS  0, 0 leaves running']);
   });
 
   it('stateCounts in the order states first appear', () => {

@@ -76,6 +76,12 @@ describe.skipIf(fuseMissing)('taskfs run on one node', () => {
     expect((await sh(`${t} -n 2 true`)).code).toBe(0);
   });
 
+  it('--where adds the os and machine to res', async () => {
+    const kind = (await run('echo $(uname -s)/$(uname -m)')).trim();
+    expect(await run(`${t} -n 2 --where ${kind} --fold uname -sm`)).toMatch(/^-+\n0-1\n-+\n/);
+    expect(await run(`${t} --where '*/${kind.split('/')[1]}' true`)).toBe('');
+  });
+
   it('SIGINT kills the leaves, wipes the session and exits 130', async () => {
     const marker = `100.${tag}`;
     const child = spawn(taskfsBin, ['run', '-m', d.mnt, '-n', '2', 'sleep', marker], { stdio: 'ignore' });

@@ -159,19 +159,22 @@ describe.skipIf(fuseMissing)('taskfs run on one node', () => {
 describe.skipIf(fuseMissing)('taskfs run on a tree', () => {
   afterAll(stopAll);
 
-  it('--label names the node of each leaf; output of all leaves comes back', async () => {
-    const a = await startServe(['--slots', '2']);
+  it('--label names the node of each leaf, down the tree; output of all leaves comes back', async () => {
+    const g = await startServe(['--slots', '2']);
+    const a = await startServe(['--remote', g.addr]); // a middle node: its leaves go to g
     const b = await startServe(['--slots', '2']);
     const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
-    const names = (await run(`cat ${root.mnt}/ns`))
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(' ')[2]);
-    expect(names).toHaveLength(2);
+    const childNames = async (ns: string) =>
+      (await run(`cat ${ns}`))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(' ')[2]!);
+    const [na, nb] = await childNames(`${root.mnt}/ns`);
+    const [ng] = await childNames(`${root.mnt}/nodes/${na}/ns`);
     const out = await run(`${taskfsBin} run -m ${root.mnt} -n 4 --label sh -c 'echo $TASKFS_RANK'`);
     const lines = out.split('\n').filter(Boolean).sort();
-    // ranks 0-1 on the first child, 2-3 on the second: `RANK NODE: output`
-    expect(lines).toEqual([`0 ${names[0]}: 0`, `1 ${names[0]}: 1`, `2 ${names[1]}: 2`, `3 ${names[1]}: 3`]);
+    // ranks 0-1 on g below a, 2-3 on b: `RANK NODE: output`
+    expect(lines).toEqual([`0 ${na}/${ng}: 0`, `1 ${na}/${ng}: 1`, `2 ${nb}: 2`, `3 ${nb}: 3`]);
     expect(await sessions(root.mnt)).toEqual([]);
   });
 

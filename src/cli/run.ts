@@ -5,6 +5,7 @@
  * once (the open clone handle then releases them as it closes).
  */
 import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { quote } from '../taskfs/quote.js';
 import { parseClientArgs } from './client-args.js';
@@ -99,18 +100,38 @@ class Run {
           (node, rank) => (node ? `${rank} ${node}` : `${rank}`),
         )
       : leaves.map((_, rank) => `${rank}`);
+    // A terminal's input is not for the leaves (a leaf reading stdin gets EOF); a pipe's is, to every leaf.
+    if (process.stdin.isTTY) await s.ctl('eof');
     try {
       await s.ctl(`exec ${args.argv.map(quote).join(' ')}`);
     } catch (err) {
       return this.cannotStart(err as NodeJS.ErrnoException);
     }
     if (this.interrupted !== undefined) await s.ctl('kill').catch(() => undefined); // Ctrl-C during exec
+    if (!process.stdin.isTTY) void this.feed(s);
 
     const worst = this.worstExit(join(s.dir, 'wait'));
     const output = args.label || args.fold ? this.perLeaf(s.dir, leaves, labels) : this.aggregated(s.dir);
     const [status] = await Promise.all([worst, output]);
     if (args.fold) await put(process.stdout, this.folder.render(process.stdout.isTTY));
     return this.interrupted ?? status;
+  }
+
+  /**
+   * Our stdin to the session's `stdin` (every leaf's), then `eof`. Not
+   * waited for: the run ends with its leaves, whether or not they read it.
+   */
+  private async feed(s: CloneHandle): Promise<void> {
+    const fh = await open(join(s.dir, 'stdin'), 'w').catch(() => undefined);
+    if (!fh) return;
+    try {
+      for await (const chunk of process.stdin) await fh.write(chunk as Buffer);
+      await s.ctl('eof');
+    } catch {
+      // the session ended first: nobody is left to read
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
   }
 
   /** exec refused: the program could not start (on at least one leaf). One line, and a shell's status. */

@@ -32,7 +32,7 @@ describe.skipIf(fuseMissing)('taskfs run on one node', () => {
   let d: Daemon;
   let t: string;
   beforeAll(async () => {
-    requirePrograms('hostname');
+    requirePrograms('hostname', 'tmux');
     d = await startMount(['--slots', '4']);
     t = `${taskfsBin} run -m ${d.mnt}`;
   });
@@ -68,6 +68,23 @@ describe.skipIf(fuseMissing)('taskfs run on one node', () => {
     const r = await sh(`${t} -n 2 --label sh -c 'echo err >&2'`);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n').filter(Boolean).sort()).toEqual(['0: err', '1: err']);
+  });
+
+  it('a piped stdin reaches every leaf, then EOF; a terminal gives the leaves EOF at once', async () => {
+    const out = await run(`printf 'hello\\nworld\\n' | ${t} -n 2 --label tr a-z A-Z`);
+    expect(out.split('\n').filter(Boolean).sort()).toEqual(['0: HELLO', '0: WORLD', '1: HELLO', '1: WORLD']);
+    expect(await run(`${t} -n 2 cat < /dev/null`)).toBe('');
+    const tmux = `tmux -L taskfs-run-${tag} -f /dev/null`;
+    try {
+      await run(`${tmux} new-session -d -x 80 -y 10 '${t} -n 2 --label sh -c "cat; echo done"; sleep 60'`);
+      const screen = await until(async () => {
+        const s = await run(`${tmux} capture-pane -p`);
+        return /1: done/.test(s) && s;
+      }, 30_000);
+      expect(screen.split('\n').filter(Boolean).sort()).toEqual(['0: done', '1: done']);
+    } finally {
+      await sh(`${tmux} kill-server`);
+    }
   });
 
   it('exits with the highest status of the leaves', async () => {

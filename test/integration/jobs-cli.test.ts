@@ -60,6 +60,23 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
     expect(bad.code).toBe(1);
   });
 
+  it('submit --wait on a terminal shows progress: done/total, rate, time', async () => {
+    const tasks = await file('three', "sh -c 'sleep 0.3; echo one'\necho two\necho three\n");
+    await run(`${tmux} new-session -d -x 100 -y 10 '${taskfsBin} submit -m ${d.mnt} --wait ${tasks}; sleep 60'`);
+    try {
+      const screen = await until(async () => {
+        const s = await run(`${tmux} capture-pane -p`);
+        return /3\/3 done/.test(s) && s;
+      }, 30_000);
+      const lines = screen.split('\n').filter(Boolean);
+      expect(lines[0]).toMatch(/^taskfs submit: job \d+, 3 tasks$/);
+      expect(lines.slice(1, 4).sort()).toEqual(['one', 'three', 'two']);
+      expect(lines[4]).toMatch(/^\[#{20}\] 3\/3 done, \d+\.\d\/s in \d+s$/);
+    } finally {
+      await sh(`${tmux} kill-session`);
+    }
+  });
+
   it('jobs prints its table', async () => {
     await run(`echo true | ${taskfsBin} submit -m ${d.mnt} --name 'my job' --priority low`);
     const lines = (await run(`${taskfsBin} jobs -m ${d.mnt}`)).split('\n').filter(Boolean);

@@ -14,9 +14,10 @@ import { readIfThere, readText } from './mount-files.js';
 
 const RUN_ID_VAR = 'TASKFS_RUN_ID';
 
-/** A node's child names in `ns` order (none for a node without children). */
+/** A node's child names in `ns` order (none for a node without children); `# down ...` comments skipped. */
 export async function childNames(nodeDir: string): Promise<string[]> {
-  return lines((await readIfThere(join(nodeDir, 'ns'))) ?? '', parseMountLine).map((m) => m.name);
+  const ns = (await readIfThere(join(nodeDir, 'ns'))) ?? '';
+  return lines(ns.replace(/^\s*#.*$/gm, ''), parseMountLine).map((m) => m.name);
 }
 
 /**

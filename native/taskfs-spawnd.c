@@ -728,9 +728,12 @@ static int sweep(void)
                     s->stalled = 0;
                     stalled_count--;
                     pump_out(s, 0);
-                } else if (wait_ms < 0 || left < wait_ms) {
-                    wait_ms = (int)left;
+                    if (!s->stalled)
+                        continue;
+                    left = ms_until(s->retry);  /* stalled again: its next retry must wake us too */
                 }
+                if (wait_ms < 0 || left < wait_ms)
+                    wait_ms = (int)left;
             }
         if (l->state != CLEANING || l->gone)
             continue;

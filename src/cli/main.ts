@@ -1,5 +1,6 @@
 /** The command line: the only place that sees every layer. One table of subcommands. */
 import { usage } from './usage.js';
+import { version } from './version.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
@@ -24,6 +25,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || ['help', '-h', '--help'].includes(command)) {
     process.stdout.write(usage.main);
     return command === undefined ? 2 : 0;
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`taskfs ${version}\n`);
+    return 0;
   }
   const load = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (load) return (await load())(rest);

@@ -58,12 +58,18 @@ export async function listen(addr: string, root: () => Node, opts: ListenOptions
     log('connection from %s', socket.remoteAddress ?? 'unix socket');
     opts.onConnection?.(conn, socket);
   };
+  // Diverted connections are the listener's too: closing it drops them.
+  const diverted = new Set<Socket>();
   const server = createServer((socket) => {
     socket.setNoDelay?.(true);
     const divert = opts.divert;
     if (!divert) return serve(socket);
-    void sniff(socket, Buffer.from(divert.prefix)).then((diverted) => {
-      if (diverted) return divert.take(socket);
+    void sniff(socket, Buffer.from(divert.prefix)).then((yes) => {
+      if (yes) {
+        diverted.add(socket);
+        socket.once('close', () => diverted.delete(socket));
+        return divert.take(socket);
+      }
       serve(socket);
       socket.resume(); // sniff paused it
     });
@@ -81,6 +87,7 @@ export async function listen(addr: string, root: () => Node, opts: ListenOptions
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const conns = [...live];
         for (const c of conns) c.close();
+        for (const socket of diverted) socket.destroy();
         await Promise.all([stopped, ...conns.map((c) => c.closed)]);
       })()),
   };

@@ -150,6 +150,28 @@ describe.skipIf(fuseMissing)('joined workers', { timeout: 180_000 }, () => {
   });
 });
 
+describe.skipIf(fuseMissing)('a joined worker when its link drops', { timeout: 180_000 }, () => {
+  it('joins again, with backoff, once the node is back; its task runs again there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'taskfs-test-'));
+    const addr = `unix!${dir}/sock`;
+    let d = await startMount(['--slots', '0', '--listen', addr], { dir });
+    await join_(addr, 'r1', ['--slots', '1']);
+    await until(async () => /^r1 Up 1 /m.test(await nodes(d)), 20_000);
+    const n = await newJob(d.mnt);
+    await run(`echo "sh -c 'echo try-\\$TASKFS_TRY; sleep 2'" > jobs/${n}/tasks; echo close > jobs/${n}/ctl`, {
+      cwd: d.mnt,
+    });
+    await until(async () => / Running r1 /.test(await run(`cat jobs/${n}/status`, { cwd: d.mnt })));
+    await d.stop();
+    d = await startMount(['--slots', '0', '--listen', addr], { dir: d.dir, mnt: d.mnt });
+    await until(async () => /^r1 Up 1 /m.test(await nodes(d)), 30_000);
+    expect(waitLines(await run(`cat jobs/${n}/wait`, { cwd: d.mnt, timeout: 60_000 }))).toMatchObject([
+      { id: 0, node: 'r1', status: "''" },
+    ]);
+    expect(await run(`cat jobs/${n}/stdout`, { cwd: d.mnt })).toBe('try-2\n');
+  });
+});
+
 describe.skipIf(fuseMissing)('scripts/worker.sh on the pull door', { timeout: 180_000 }, () => {
   it('pulls and runs 30 tasks; killed in the middle of a task, that task goes back to the queue', async () => {
     const d = await startMount(['--slots', '0']);

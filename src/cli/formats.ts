@@ -1,6 +1,6 @@
 /**
  * The namespace's text formats, read back into values: a session's
- * `status` and `wait` lines, a node's `status` and `ns`, and the jobs
+ * `status` and `wait` lines, a node's `ns`, and the jobs
  * files (`jobs/status`, `jobs/nodes`, `jobs/N/status`, `jobs/N/wait`). The
  * README's "Formats" and "Jobs" sections give each with an example line.
  * Every parser takes one line and throws on a line it does not understand.
@@ -81,18 +81,6 @@ export function exitStatus(status: string): number {
   if (status.startsWith('fail:')) return /permission|EACCES/i.test(status) ? 126 : 127;
   if (status.startsWith('lost:')) return 255;
   return 1;
-}
-
-/** A node's `status`: `COUNT OS MACHINE` lines, e.g. `8 Linux x86_64`. */
-export interface Capacity {
-  count: number;
-  os: string;
-  machine: string;
-}
-
-export function parseCapacity(line: string): Capacity {
-  const [count, os, machine] = words(line, 3, 'node status');
-  return { count: int(count!, line), os: os!, machine: machine! };
 }
 
 /** A node's `ns`: `mount ADDR NAME`. */

@@ -3,8 +3,6 @@ import { describe, expect, it } from 'vitest';
 import {
   compressRanks,
   exitStatus,
-  lines,
-  parseCapacity,
   parseJobStatus,
   parseLeafStatus,
   parseLeafWait,
@@ -45,11 +43,7 @@ describe('session formats', () => {
     for (const [status, code] of table) expect({ status, code: exitStatus(status) }).toEqual({ status, code });
   });
 
-  it('node status and ns', () => {
-    expect(lines('8 Linux x86_64\n2 Linux aarch64\n', parseCapacity)).toEqual([
-      { count: 8, os: 'Linux', machine: 'x86_64' },
-      { count: 2, os: 'Linux', machine: 'aarch64' },
-    ]);
+  it('node ns', () => {
     expect(parseMountLine('mount tcp!127.0.0.1!5640 127.0.0.1-5640')).toEqual({
       addr: 'tcp!127.0.0.1!5640',
       name: '127.0.0.1-5640',

@@ -27,6 +27,8 @@ const nodeOptions = `  --slots N        leaf capacity of this node (default: the
 Limits can be changed at run time: echo limit sessions|leaves|spool N > ctl
 `;
 
+const mountOption = `  -m, --mount DIR  the mounted node (default $TASKFS_MOUNT, else ~/tasks)`;
+
 export const usage = {
   main: `usage: taskfs COMMAND [OPTIONS]
 
@@ -36,6 +38,11 @@ commands:
   mount [MOUNTPOINT]   serve a node through FUSE at MOUNTPOINT (default ~/tasks)
   serve --listen ADDR  serve a node over 9P2000 only (no FUSE): compute nodes
   serve --stdio        serve one 9P2000 connection on stdin/stdout (for ssh, srun)
+  run CMD [ARG...]     run CMD on leaves of a mounted node, print its output
+  submit [FILE]        make a job of FILE's tasks, one a line
+  jobs                 the jobs of a mounted node, a table
+  nodes                the workers of a mounted node, a table
+  top                  a live view of nodes, sessions and jobs
   join ADDR            a worker: dial the node at ADDR and serve this node to it
   version              print the version (ssh children must run the same)
   help                 this text
@@ -73,6 +80,64 @@ ${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr
   TASKFS_SSH       the ssh command for ssh children, e.g. 'ssh -F ~/cluster.conf'
+`,
+  run: `usage: taskfs run [-m DIR] [-n N] [--label | --fold] [--where OS[/MACHINE]] CMD [ARG...]
+
+Run CMD on N leaves of the node mounted at DIR, as the files would: clone,
+res N, exec CMD, print the output as it comes, wipe. The exit status is the
+highest of the leaves' (a lost leaf 255, one that could not start 127).
+Ctrl-C kills the leaves; a second Ctrl-C leaves at once.
+
+options:
+${mountOption}
+  -n, --leaves N   how many leaves (default 1)
+  --label          put each line behind its leaf's rank (and node, on a tree)
+  --fold           print each distinct output once, under the ranks that gave it
+  --where OS[/MACHINE]  only leaves of this kind, e.g. Linux/x86_64 or */aarch64
+  -h, --help       this text
+`,
+  submit: `usage: taskfs submit [-m DIR] [--priority P] [--name NAME] [--wait] [FILE | -]
+
+Make a job of the tasks in FILE (or stdin), one command a line in Plan 9
+quoting ('sh -c ...' for a shell line), close it and print its number.
+Blank lines and lines starting with # are skipped.
+
+options:
+${mountOption}
+  --priority P     high, normal, low or a whole number (default normal)
+  --name NAME      the job's name (default the file's name)
+  --wait           stay until the job is complete: the tasks' output as they
+                   end, progress on a terminal; exit 1 if a task failed
+  -h, --help       this text
+`,
+  jobs: `usage: taskfs jobs [-m DIR]
+
+The jobs of the node mounted at DIR, one a line: number, state, priority,
+tasks queued, running, done and failed, and name.
+
+options:
+${mountOption}
+  -h, --help       this text
+`,
+  nodes: `usage: taskfs nodes [-m DIR]
+
+The workers of the node mounted at DIR, one a line: name, state, slots,
+busy slots and attributes.
+
+options:
+${mountOption}
+  -h, --help       this text
+`,
+  top: `usage: taskfs top [-m DIR] [-d SECONDS]
+
+A live view of the node mounted at DIR: its nodes with capacity and load,
+its sessions with the states of their leaves, its jobs with their progress.
+q quits. Not on a terminal it prints the view once.
+
+options:
+${mountOption}
+  -d, --delay S    seconds between redraws (default 1)
+  -h, --help       this text
 `,
   join: `usage: taskfs join ADDR [--name NAME] [--slots N] [--attr KEY=VALUE]... [--key FILE]
 

@@ -10,6 +10,7 @@ export const nodeOptionSpec = {
   name: { type: 'string' },
   workdir: { type: 'string' },
   listen: { type: 'string' },
+  http: { type: 'string' },
   stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
   key: { type: 'string' },
@@ -56,7 +57,13 @@ export function parseCommand(
 export function parseNodeArgs(argv: string[]): NodeArgs {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
   return {
-    runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [], keyFile: values.key },
+    runtime: {
+      node: nodeOptions(values),
+      listen: values.listen,
+      http: values.http,
+      remotes: values.remote ?? [],
+      keyFile: values.key,
+    },
     positionals,
     help: values.help ?? false,
     allowOther: values['allow-other'] ?? false,

@@ -8,10 +8,14 @@ import { parseAddress } from '../ninep/address.js';
 import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+import { parseHttpAddress, refuseOpenHttp } from '../web/http-address.js';
+import { WebMonitor } from '../web/monitor.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
   listen?: string;
+  /** --http ADDR: the web monitor. */
+  http?: string;
   remotes: string[];
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
@@ -20,6 +24,7 @@ export interface RuntimeOptions {
 export interface Runtime {
   node: TaskNode;
   listener?: Listener;
+  web?: WebMonitor;
   /** The --key secret, for other ways of serving the node (serve --stdio). */
   key?: Buffer;
   stop(): Promise<void>;
@@ -28,16 +33,20 @@ export interface Runtime {
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const key = opts.keyFile === undefined ? undefined : await readKeyFile(opts.keyFile);
   if (opts.listen) refuseOpenListen(opts.listen, key !== undefined);
+  if (opts.http) refuseOpenHttp(parseHttpAddress(opts.http), key !== undefined);
   // One node per process: every child it dials (--remote, ctl mount) gets the key.
   setChildKey(key);
   const node = new TaskNode(opts.node);
   await node.start();
   let listener: Listener | undefined;
+  let web: WebMonitor | undefined;
   try {
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
+    if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
   } catch (err) {
+    await listener?.close();
     await node.stop();
     throw err;
   }
@@ -45,9 +54,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   return {
     node,
     listener,
+    web,
     key,
     stop: () =>
       (stopping ??= (async () => {
+        await web?.close();
         await listener?.close();
         await node.stop();
       })()),

@@ -13,7 +13,8 @@ import { onStopSignals } from './signals.js';
 export async function serveCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand('serve', argv, (args) => {
     if (args.positionals.length > 0) throw new Error(`unexpected ${args.positionals[0]}`);
-    if (!args.runtime.listen && !args.stdio) throw new Error('--listen ADDR or --stdio is required');
+    if (!args.runtime.listen && !args.stdio && !args.runtime.http)
+      throw new Error('--listen ADDR, --stdio or --http ADDR is required');
     if (args.allowOther) throw new Error('--allow-other is for mount: serve has no FUSE mount');
   });
   if (typeof parsed === 'number') return parsed;
@@ -28,7 +29,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const conn = serveConnection(channel, () => rt.node.root, { key: rt.key });
     hangup = conn.closed.then(() => 'connection closed');
   }
-  const where = [rt.listener && `listening on ${rt.listener.address}`, parsed.stdio && 'serving stdin/stdout']
+  const where = [
+    rt.listener && `listening on ${rt.listener.address}`,
+    parsed.stdio && 'serving stdin/stdout',
+    rt.web && `web monitor at ${rt.web.url}`,
+  ]
     .filter(Boolean)
     .join(', ');
   process.stderr.write(`taskfs: node ${node.name} ${where} (${node.slots} slots, workdir ${node.workdir})\n`);

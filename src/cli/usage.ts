@@ -6,6 +6,8 @@ const nodeOptions = `  --slots N        leaf capacity of this node (default: the
                    (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
   --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
                    host:port or unix!/path (beyond loopback only with --key)
+  --http ADDR      serve the web monitor at ADDR: host:port or port (beyond
+                   loopback only with --key, which the page then asks for)
   --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
                    time with 'echo mount ADDR NAME > ctl'
   --key FILE       shared secret (the file's content, mode 0600): 9P clients

@@ -1,6 +1,7 @@
 /** The options `mount` and `serve` share, parsed once. */
 import { parseArgs } from 'node:util';
-import { nodeOptions } from './options.js';
+import { resolve } from 'node:path';
+import { expandHome, nodeOptions } from './options.js';
 import type { RuntimeOptions } from './runtime.js';
 import { usage } from './usage.js';
 
@@ -41,7 +42,7 @@ export function parseCommand(
   check: (args: NodeArgs) => void,
 ): NodeArgs | number {
   try {
-    const args = parseNodeArgs(argv);
+    const args = parseNodeArgs(argv, command);
     if (args.help) {
       process.stdout.write(usage[command]);
       return 0;
@@ -54,15 +55,22 @@ export function parseCommand(
   }
 }
 
-export function parseNodeArgs(argv: string[]): NodeArgs {
+export function parseNodeArgs(argv: string[], command: 'mount' | 'serve'): NodeArgs {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
+  const where =
+    command === 'mount'
+      ? resolve(expandHome(positionals[0] ?? '~/tasks'))
+      : values.stdio
+        ? 'stdio'
+        : (values.listen ?? 'serve');
   return {
     runtime: {
-      node: nodeOptions(values),
+      node: nodeOptions(values, where),
       listen: values.listen,
       http: values.http,
       remotes: values.remote ?? [],
       keyFile: values.key,
+      defaultWorkdir: values.workdir === undefined,
     },
     positionals,
     help: values.help ?? false,

@@ -1,4 +1,5 @@
 /** The command line: the only place that sees every layer. */
+import { joinCommand } from './join.js';
 import { mountCommand } from './mount.js';
 import { serveCommand } from './serve.js';
 import { usage } from './usage.js';
@@ -10,6 +11,8 @@ async function main(argv: string[]): Promise<number> {
       return mountCommand(rest);
     case 'serve':
       return serveCommand(rest);
+    case 'join':
+      return joinCommand(rest);
     case undefined:
     case 'help':
     case '-h':

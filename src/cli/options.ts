@@ -16,9 +16,23 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   return Number(value);
 }
 
-export function defaultWorkdir(name: string): string {
+/**
+ * The default workdir is per node name AND per place it serves (its mount
+ * point, its listen address, or stdio), so that two nodes on one machine
+ * with default options keep their own spools and jobs journal (README
+ * "Jobs: what survives a crash"); runtime.ts moves on to NAME@WHERE.2, .3
+ * ... while a live node holds the journal.
+ */
+export function defaultWorkdir(name: string, where: string): string {
   const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
-  return join(state, 'taskfs', name);
+  return join(state, 'taskfs', `${name}@${where.replace(/[^\w.-]+/g, '_').replace(/^_+/, '')}`);
+}
+
+/** --slots: a whole number, 0 for a node that runs nothing itself (it only hands work to children). */
+function slotCount(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`--slots wants a whole number >= 0, not ${JSON.stringify(value)}`);
+  return Number(value);
 }
 
 /** build/taskfs-spawnd, beside dist/ in the package. */
@@ -36,7 +50,8 @@ export interface NodeFlags {
   'spool-limit'?: string;
 }
 
-export function nodeOptions(values: NodeFlags): NodeOptions {
+/** `where` names the place the node serves, for its default workdir. */
+export function nodeOptions(values: NodeFlags, where: string): NodeOptions {
   const name = values.name ?? hostname();
   const limits: Partial<Limits> = {};
   const sessions = positiveInt(values['max-sessions'], '--max-sessions');
@@ -47,9 +62,9 @@ export function nodeOptions(values: NodeFlags): NodeOptions {
   if (spool !== undefined) limits.spool = spool;
   return {
     name,
-    slots: positiveInt(values.slots, '--slots') ?? availableParallelism(),
+    slots: slotCount(values.slots) ?? availableParallelism(),
     strictSlots: values['strict-slots'] ?? false,
-    workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name))),
+    workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name, where))),
     spawndPath: spawndPath(),
     limits,
   };

@@ -10,6 +10,9 @@ import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
 import { parseHttpAddress, refuseOpenHttp } from '../web/http-address.js';
 import { WebMonitor } from '../web/monitor.js';
+import { joinDoor } from '../jobs/join.js';
+import type { Scheduler } from '../jobs/scheduler.js';
+import { freeWorkdir, startJobs } from './jobs.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
@@ -19,6 +22,8 @@ export interface RuntimeOptions {
   remotes: string[];
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
+  /** No --workdir was given: another live node's default one is not taken (jobs.ts). */
+  defaultWorkdir?: boolean;
 }
 
 export interface Runtime {
@@ -36,17 +41,21 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (opts.http) refuseOpenHttp(parseHttpAddress(opts.http), key !== undefined);
   // One node per process: every child it dials (--remote, ctl mount) gets the key.
   setChildKey(key);
+  if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
   await node.start();
   let listener: Listener | undefined;
   let web: WebMonitor | undefined;
+  let scheduler: Scheduler | undefined;
   try {
+    scheduler = await startJobs(node);
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
-    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
+    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
     if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
   } catch (err) {
     await listener?.close();
+    await scheduler?.stop();
     await node.stop();
     throw err;
   }
@@ -60,6 +69,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       (stopping ??= (async () => {
         await web?.close();
         await listener?.close();
+        await scheduler?.stop();
         await node.stop();
       })()),
   };

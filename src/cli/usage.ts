@@ -1,9 +1,11 @@
 /** The options `mount` and `serve` share. */
-const nodeOptions = `  --slots N        leaf capacity of this node (default: the CPU count)
+const nodeOptions = `  --slots N        leaf capacity of this node (default: the CPU count; 0: it
+                   runs nothing itself, it only hands work to its children)
   --strict-slots   refuse reservations beyond --slots instead of oversubscribing
   --name NAME      node name (default: the host name)
   --workdir DIR    spools and default working directory
-                   (default: $XDG_STATE_HOME/taskfs/NAME or ~/.local/state/taskfs/NAME)
+                   (default: $XDG_STATE_HOME/taskfs/NAME@WHERE, WHERE the mount point
+                   or listen address; .2, .3 ... while a live node holds it)
   --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
                    host:port or unix!/path (beyond loopback only with --key)
   --http ADDR      serve the web monitor at ADDR: host:port or port (beyond
@@ -30,6 +32,7 @@ commands:
   mount [MOUNTPOINT]   serve a node through FUSE at MOUNTPOINT (default ~/tasks)
   serve --listen ADDR  serve a node over 9P2000 only (no FUSE): compute nodes
   serve --stdio        serve one 9P2000 connection on stdin/stdout (for ssh, srun)
+  join ADDR            a worker: dial the node at ADDR and serve this node to it
   help                 this text
 
 'taskfs COMMAND --help' describes the options of a command.
@@ -63,5 +66,21 @@ options:
 ${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr
+`,
+  join: `usage: taskfs join ADDR [--name NAME] [--slots N] [--attr KEY=VALUE]... [--key FILE]
+
+A worker: dial the node listening at ADDR (tcp!host!port, host:port or
+unix!/path) and serve this machine's own node to it over that connection,
+so a worker behind a firewall or NAT can serve. The node lists it in
+nodes/, ns and jobs/nodes and uses it for res and for jobs. When the
+connection drops it joins again, with backoff, until SIGINT or SIGTERM.
+
+options:
+  --name NAME      worker name (default: the host name)
+  --slots N        leaf capacity (default: the CPU count)
+  --attr KEY=VALUE an attribute jobs can need (repeatable), e.g. gpu=yes
+  --key FILE       shared secret: both ends prove they hold it
+  --workdir DIR    spools and default working directory
+  -h, --help       this text
 `,
 };

@@ -61,6 +61,11 @@ export class TaskNode {
    */
   readonly extraDirs = new Map<string, Node>();
   /**
+   * Told when a slot may have freed (a session left the node) and when a
+   * child node comes: the job scheduler above hands out the same capacity.
+   */
+  readonly watchers = { slotFreed: new Set<() => void>(), childAdded: new Set<(child: ChildNode) => void>() };
+  /**
    * The daemon's environment, read once: every leaf starts from it
    * (process.env is a slow, syscall-backed object to copy per leaf).
    */
@@ -154,6 +159,7 @@ export class TaskNode {
 
   forget(session: Session): void {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    for (const w of this.watchers.slotFreed) w();
   }
 
   /**
@@ -241,6 +247,7 @@ export class TaskNode {
       throw new FsError('EEXIST', `mount: ${name} is already mounted`);
     }
     this.childNodes.set(name, child);
+    for (const w of this.watchers.childAdded) w(child);
     void child.lostSignal.addEventListener('abort', () => {
       if (this.childNodes.get(name) === child) this.childNodes.delete(name);
     });
@@ -253,10 +260,10 @@ export class TaskNode {
     await child.close();
   }
 
-  /** Slots bound into sessions: what `--strict-slots` counts. */
+  /** Slots bound into sessions or held by job tasks: what `--strict-slots` and the job scheduler count. */
   slotsInUse(): number {
     let n = 0;
-    for (const s of this.sessions.values()) if (s.boundIn) n++;
+    for (const s of this.sessions.values()) if (s.boundIn || s.slotHolder) n++;
     return n;
   }
 

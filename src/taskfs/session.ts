@@ -46,6 +46,8 @@ export class Session {
   private cloneOpens = 0;
   /** Where this session is bound, when a local parent holds it. */
   boundIn?: { parent: Session; index: number };
+  /** Who holds this session as one of the node's slots without a parent session (a job's task). */
+  slotHolder?: string;
 
   dir?: string;
   nice?: number;

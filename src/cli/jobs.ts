@@ -1,0 +1,40 @@
+/**
+ * The job scheduler wired into a node (README "Jobs"): jobs/ in the node's
+ * root, its journal in WORKDIR/jobs, and the default workdir moved on when
+ * a live node holds that journal.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { jobsDir } from '../jobs/files.js';
+import { Scheduler } from '../jobs/scheduler.js';
+import type { TaskNode } from '../taskfs/node.js';
+
+export async function startJobs(node: TaskNode): Promise<Scheduler> {
+  const scheduler = await Scheduler.open(node, join(node.opts.workdir, 'jobs'));
+  node.extraDirs.set('jobs', jobsDir(scheduler));
+  return scheduler;
+}
+
+/** `base`, or the first of base.2, base.3 ... whose jobs journal no live node holds. */
+export function freeWorkdir(base: string): string {
+  for (let i = 1; ; i++) {
+    const dir = i === 1 ? base : `${base}.${i}`;
+    if (!heldByLiveNode(join(dir, 'jobs', 'lock'))) return dir;
+  }
+}
+
+function heldByLiveNode(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(lock, 'utf8').trim());
+  } catch {
+    return false;
+  }
+  if (!(pid > 0) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

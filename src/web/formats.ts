@@ -56,12 +56,20 @@ export function parseCapacity(text: string): Capacity[] {
   return rows(text, 3, ([count, os, machine]) => int(count) && { count: Number(count), os: os!, machine: machine! });
 }
 
-/** A ctl file read back: one `verb value...` line each, the value the rest of the line. */
+/**
+ * A ctl file read back: one `verb value...` line each, the value its words
+ * unquoted and joined by blanks (`name 'render frames'` is render frames).
+ */
 export function parseSettings(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const m = /^(\S+)\s*(.*)$/.exec(line.trim());
-    if (m) out[m[1]!] = m[2]!;
+    if (!m) continue;
+    try {
+      out[m[1]!] = tokenize(m[2]!).join(' ');
+    } catch {
+      out[m[1]!] = m[2]!;
+    }
   }
   return out;
 }

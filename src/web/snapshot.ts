@@ -92,25 +92,45 @@ export async function readMachine(root: Node, at: string[], fallbackName: string
 /**
  * The node's own sessions, not the local slots bound into them (those are
  * sessions too, and their leaf is already a leaf of the session that
- * reserved it): a session whose directory, by qid, is a numbered
- * subdirectory of another is left out.
+ * reserved it). The files do not say which is which, so: a session whose
+ * directory has the qid and the status of a numbered subdirectory of
+ * another session is that subdirectory. (The qid alone is not enough: a
+ * remote node numbers its qids as this one does.)
  */
 async function readSessions(root: Node): Promise<{ sessions: SessionView[]; moreSessions: number }> {
   const numbered = (stats: FileStat[]) => stats.filter((st) => /^(0|[1-9]\d*)$/.test(st.name));
   const all = numbered(await listStats(root, []));
-  const children = await Promise.all(all.map((st) => listStats(root, [st.name]).then(numbered, () => [])));
-  const bound = new Set(children.flat().map((st) => st.qid.path));
+  const byQid = new Map(all.map((st) => [st.qid.path, st.name]));
+  const status = new Map<string, Promise<string | null>>();
+  const statusOf = (names: string[]) => {
+    const key = names.join('/');
+    if (!status.has(key))
+      status.set(
+        key,
+        readText(root, [...names, 'status']).catch(() => null),
+      );
+    return status.get(key)!;
+  };
+  const bound = new Set<string>();
+  await Promise.all(
+    all.map(async (parent) => {
+      const children = numbered(await listStats(root, [parent.name]).catch(() => []));
+      for (const child of children) {
+        const same = byQid.get(child.qid.path);
+        if (same === undefined || same === parent.name) continue;
+        const [a, b] = await Promise.all([statusOf([same]), statusOf([parent.name, child.name])]);
+        if (a !== null && a === b) bound.add(same);
+      }
+    }),
+  );
   const ids = all
-    .filter((st) => !bound.has(st.qid.path))
+    .filter((st) => !bound.has(st.name))
     .map((st) => Number(st.name))
     .sort((a, b) => a - b);
   const shown = ids.slice(-MAX_SESSIONS);
   const sessions = await Promise.all(
-    shown.map(async (id) => ({
-      id,
-      // A session wiped between the listing and the read is simply gone.
-      leaves: await readText(root, [String(id), 'status']).then(parseLeaves, () => null),
-    })),
+    // A session wiped between the listing and the read is simply gone.
+    shown.map(async (id) => ({ id, leaves: await statusOf([String(id)]).then((t) => t && parseLeaves(t)) })),
   );
   return {
     sessions: sessions.filter((s): s is SessionView => s.leaves !== null),

@@ -22,7 +22,7 @@ export async function launchChromium(): Promise<TestBrowser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1280, height: 820 },
+    viewport: { width: 1280, height: 720 },
     args: [
       '--headless',
       '--no-sandbox',

@@ -100,7 +100,7 @@ describe.skipIf(fuseMissing)('the JSON interface on loopback', () => {
     });
     expect(ended.tasks.map((t: { state: string }) => t.state)).toEqual(['Done', 'Failed', 'Done']);
     expect(ended.tasks[1].status).toBe('exit: 3');
-    expect(ended.settings.name).toMatch(/via api/);
+    expect(ended.settings).toMatchObject({ name: 'via api', close: '' });
   });
 
   it('a bad verb is 400 and an unknown job 404, each with the reason', async () => {
@@ -116,6 +116,9 @@ describe.skipIf(fuseMissing)('the JSON interface on loopback', () => {
     expect(unknown.text).toMatch(/no job 9999/);
     expect((await http(`${url}api/jobs/9999`)).status).toBe(404);
     expect((await http(`${url}api/machines/nobody`, { json: { verb: 'reboot' } })).status).toBe(400);
+    const noWorker = await http(`${url}api/machines/nobody`, { json: { verb: 'delete' } });
+    expect(noWorker.status).toBe(404);
+    expect(noWorker.text).toMatch(/delnode: no worker nobody/);
     expect((await http(`${url}api/jobs`, { json: { tasks: [] } })).text).toMatch(/no tasks/);
     // The job is as it was: still there, still stopped.
     expect(await run(`cat jobs/status`, { cwd: d.mnt })).toMatch(new RegExp(`^${id} Stopped .* target$`, 'm'));

@@ -99,10 +99,20 @@ describe.skipIf(fuseMissing)('the web monitor in Chromium', () => {
     // Something in every state for the picture: a long job under way, one with failures.
     await makeJob('nightly backup', "for i in $(seq 1 40); do echo 'sleep 1'; done", ['priority low']);
     await makeJob('check inputs', "printf '%s\\n' true true 'sh -c \"exit 1\"' true 'sh -c \"exit 2\"' true", []);
+    // Closed: no more tasks will come, some are left to run.
     await expect
       .poll(async () => (await page.locator('tr[data-job] .badge').allTextContents()).join(' '), { timeout: 30_000 })
-      .toMatch(/Complete.*Open|Open.*Complete/);
-    await page.waitForTimeout(4000);
+      .toMatch(/Complete Closed Complete/);
+    await expect.poll(() => page.locator('tr[data-job] .meter').nth(1).textContent()).toMatch(/^([1-9]\d*) \/ 40/);
     await page.screenshot({ path: join(repo, 'docs/web-monitor.png'), fullPage: true });
+  });
+
+  it('the new-job form makes a job that runs', async () => {
+    await page.locator('form.newjob textarea').fill("echo one\nsh -c 'echo two'");
+    await page.locator('form.newjob input[name=name]').fill('from the form');
+    await page.locator('form.newjob button[type=submit]').click();
+    const row = page.locator('tr[data-job]', { hasText: 'from the form' });
+    await expect.poll(() => row.locator('.badge').textContent(), { timeout: 30_000 }).toBe('Complete');
+    expect(await row.locator('.meter').textContent()).toMatch(/2 \/ 2/);
   });
 });

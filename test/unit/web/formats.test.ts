@@ -19,10 +19,12 @@ describe('the files the monitor reads', () => {
   });
 
   it('a ctl read back: verb value', () => {
-    expect(parseSettings('name gpu1\nslots 8\nworkdir /var/x y\n\n')).toEqual({
-      name: 'gpu1',
+    expect(parseSettings("name 'render frames'\nslots 8\nworkdir /var/x y\nstop\nodd 'quote\n\n")).toEqual({
+      name: 'render frames',
       slots: '8',
       workdir: '/var/x y',
+      stop: '',
+      odd: "'quote",
     });
   });
 

@@ -197,7 +197,8 @@ export class WebMonitor {
 const securityHeaders = {
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: Chromium then sends `Origin: null` on the login form, which refuse() turns away.
+  'Referrer-Policy': 'same-origin',
 };
 
 function send(res: ServerResponse, status: number, file: StaticFile): void {

@@ -5,6 +5,8 @@
  * without a reload; the plots draw. The test saves the README's
  * screenshot, docs/web-monitor.png.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +107,26 @@ describe.skipIf(fuseMissing)('the web monitor in Chromium', () => {
       .toMatch(/Complete Closed Complete/);
     await expect.poll(() => page.locator('tr[data-job] .meter').nth(1).textContent()).toMatch(/^([1-9]\d*) \/ 40/);
     await page.screenshot({ path: join(repo, 'docs/web-monitor.png'), fullPage: true });
+  });
+
+  it('with --key, the page asks for the key and then shows the node', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'taskfs-webkey-'));
+    try {
+      await writeFile(join(dir, 'key'), 'browser key\n', { mode: 0o600 });
+      const keyed = await startMount(['--name', 'keyed', '--key', join(dir, 'key'), '--http', '127.0.0.1:0']);
+      const tab = await browser!.context.newPage();
+      await tab.goto(webUrl(keyed));
+      await tab.locator('input[name=key]').fill('not it');
+      await tab.locator('button[type=submit]').click();
+      await tab.getByText('That is not the key.').waitFor();
+      await tab.locator('input[name=key]').fill('browser key');
+      await tab.locator('button[type=submit]').click();
+      await expect.poll(() => tab.locator('header .node').textContent()).toBe('keyed');
+      await tab.locator('.live.up').waitFor();
+      await tab.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the new-job form makes a job that runs', async () => {

@@ -32,7 +32,14 @@ function useLive() {
     });
     events.addEventListener('problem', (e) => setLive((s) => ({ ...s, problem: JSON.parse(e.data).message })));
     events.onopen = () => setLive((s) => ({ ...s, up: true }));
-    events.onerror = () => setLive((s) => ({ ...s, up: false }));
+    events.onerror = () => {
+      setLive((s) => ({ ...s, up: false }));
+      // The node restarted with a key: the cookie is stale, so back to the login.
+      fetch('/api/history').then(
+        (r) => r.status === 401 && location.reload(),
+        () => {},
+      );
+    };
     return () => events.close();
   }, []);
   return live;

@@ -1,7 +1,7 @@
 /**
  * The pull door, jobs/task (README "Jobs: the pull door"): every open of
  * it is a worker of one slot, for any program that can open a file. The
- * open file is a stream both ways, offsets aside from reads:
+ * open file is a stream both ways, like a pipe (offsets are ignored):
  *
  *   read   blocks until a task is given, then returns one line
  *            JOB ID TRY COMMAND\n
@@ -47,9 +47,9 @@ export class DoorWorker implements Worker {
   private closed = false;
   private wanting = false;
   private given?: Given;
-  /** The line being read, and where it starts in the read stream. */
+  /** The task line being read, and how much of it was read. */
   private line = Buffer.alloc(0);
-  private base = 0;
+  private readPos = 0;
   private readonly readers = new Set<() => void>();
   private input = Buffer.alloc(0);
   private payload?: Payload;
@@ -57,7 +57,7 @@ export class DoorWorker implements Worker {
   constructor(private readonly s: Scheduler) {
     s.addWorker(this);
     this.handle = {
-      read: (offset, count, signal) => this.read(offset, count, signal),
+      read: (_offset, count, signal) => this.read(count, signal),
       write: async (data) => {
         try {
           this.write(data);
@@ -88,7 +88,7 @@ export class DoorWorker implements Worker {
     this.wanting = false;
     return new Promise((resolve, reject) => {
       this.given = { run: t, resolve, reject };
-      this.base += this.line.length;
+      this.readPos = 0;
       const cmd = t.argv.map(shQuote).join(' ');
       this.line = Buffer.from(`${t.job} ${t.task} ${t.try} ${cmd}\n`);
       const kill = () => this.finish('killed');
@@ -102,12 +102,17 @@ export class DoorWorker implements Worker {
     this.readers.clear();
   }
 
-  private async read(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
+  /**
+   * Offsets are ignored: a read and a write on one open file share its
+   * position (sh's `read <&3` then `echo >&3`), so the door is a stream,
+   * as a pipe would be. Each read returns the rest of the current line.
+   */
+  private async read(count: number, signal?: AbortSignal): Promise<Buffer> {
     for (;;) {
-      const end = this.base + this.line.length;
-      if (offset < end) {
-        if (offset < this.base) return Buffer.alloc(0);
-        return this.line.subarray(offset - this.base, Math.min(end, offset + count) - this.base);
+      if (this.readPos < this.line.length) {
+        const piece = this.line.subarray(this.readPos, this.readPos + count);
+        this.readPos += piece.length;
+        return piece;
       }
       if (this.closed) return Buffer.alloc(0);
       if (!this.given && !this.wanting) {

@@ -16,7 +16,7 @@ import { DoorWorker } from './door-worker.js';
 import type { Job } from './job.js';
 import { needMet } from './queue.js';
 import type { Scheduler } from './scheduler.js';
-import { parseTaskLines } from './task-lines.js';
+import { MAX_TASK_LINE_BYTES, parseTaskLines } from './task-lines.js';
 import { jobCtl, schedulerCtl } from './verbs.js';
 import { attrText } from './worker.js';
 
@@ -220,6 +220,10 @@ function tasksHandle(s: Scheduler, job: Job): OpenFile {
       const cut = all.lastIndexOf('\n') + 1;
       partial = '';
       await accept(all.slice(0, cut));
+      if (all.length - cut > MAX_TASK_LINE_BYTES) {
+        job.lastError = `tasks: a line longer than ${MAX_TASK_LINE_BYTES} bytes: nothing of it taken`;
+        throw new FsError('E2BIG', job.lastError);
+      }
       partial = all.slice(cut);
     },
     onClose: async () => {

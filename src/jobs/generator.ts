@@ -19,8 +19,10 @@ export interface GeneratorHooks {
   env: Record<string, string>;
   /** Accepts parsed tasks (journaled before it resolves). */
   add(tasks: string[][]): Promise<void>;
-  /** The generator is over; `why` when it failed. */
-  ended(why?: string): void;
+  /** It closed its stdout (every task it printed is in): the job may complete. */
+  outputEnded(): void;
+  /** The process is gone: no more reports. */
+  exited(): void;
 }
 
 export class Generator {
@@ -33,8 +35,9 @@ export class Generator {
   private paused = false;
   /** Lines read and not yet journaled. */
   private pending = 0;
+  private batch: string[][] = [];
   private lastFree = 0;
-  private problem?: string;
+  private stopped = false;
 
   constructor(
     private readonly job: Job,
@@ -44,25 +47,24 @@ export class Generator {
     this.proc = spawn(argv[0]!, argv.slice(1), { cwd: hooks.cwd, env: hooks.env, stdio: ['pipe', 'pipe', 'inherit'] });
     this.proc.stdin!.on('error', () => undefined); // a generator that stops reading is not our failure
     this.proc.stdout!.on('data', (chunk: Buffer) => this.data(chunk));
-    let outEnded = false;
-    let exit: string | undefined;
-    const finish = () => {
-      if (!outEnded || exit === undefined) return;
-      void this.adding.then(() => this.hooks.ended(this.problem ?? (exit === '' ? undefined : exit)));
-    };
-    this.proc.stdout!.on('end', () => {
+    let outputEnded = false;
+    const endOutput = () => {
+      if (outputEnded) return;
+      outputEnded = true;
       this.line(); // a last line without a newline
-      outEnded = true;
-      finish();
-    });
+      void this.adding.then(() => this.hooks.outputEnded());
+    };
+    this.proc.stdout!.on('end', endOutput);
     this.proc.on('error', (err) => {
-      exit = `gen: ${err.message}`;
-      outEnded = true;
-      finish();
+      this.fail(`gen: ${err.message}`);
+      endOutput();
+      this.hooks.exited();
     });
     this.proc.on('exit', (code, signal) => {
-      exit ??= code === 0 ? '' : `gen: ${argv[0]} exited with ${signal ? `signal ${signal}` : `status ${code}`}`;
-      finish();
+      if (code !== 0 && !this.stopped)
+        this.fail(`gen: ${argv[0]} exited with ${signal ? `signal ${signal}` : `status ${code}`}`);
+      endOutput();
+      this.hooks.exited();
     });
   }
 
@@ -104,16 +106,18 @@ export class Generator {
     }
     if (argv.length === 0) return;
     this.pending++;
+    this.batch.push(argv);
     this.pace(this.lastFree);
-    this.adding = this.adding.then(() =>
-      this.hooks
-        .add([argv])
-        .catch((err) => this.fail(`gen: ${err.message}`))
-        .finally(() => {
-          this.pending--;
-          this.pace(this.lastFree);
-        }),
-    );
+    if (this.batch.length === 1) this.adding = this.adding.then(() => this.addBatch());
+  }
+
+  /** Lines read while the last batch was being journaled go in together: one fsync for them all. */
+  private async addBatch(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
+    await this.hooks.add(batch).catch((err) => this.fail(`gen: ${err.message}`));
+    this.pending -= batch.length;
+    this.pace(this.lastFree);
   }
 
   /** A bad line is dropped and said in the job's err; the generator goes on. */
@@ -134,7 +138,13 @@ export class Generator {
     if (this.proc.stdin!.writable) this.proc.stdin!.write(`${id} ${quote(status)}\n`);
   }
 
+  /** The job is complete: the generator's stdin ends, so it may end too. */
+  endInput(): void {
+    this.proc.stdin!.end();
+  }
+
   stop(): void {
+    this.stopped = true;
     this.proc.stdin!.destroy();
     this.proc.stdout!.destroy();
     if (this.proc.exitCode === null) this.proc.kill('SIGTERM');

@@ -180,12 +180,13 @@ export class Scheduler {
       cwd: this.node.defaultDir,
       env: { ...this.node.baseEnv, TASKFS_JOB: String(job.id) },
       add: (argvs) => this.addTasks(job, argvs),
-      ended: (why) => {
-        this.generators.delete(job);
-        if (why) job.lastError = why;
+      outputEnded: () => {
         job.generating = false;
-        if (job.wiped || job.cancelled) return;
+        if (job.wiped || job.cancelled) return this.checkComplete(job);
         void this.set(job, 'close', '').catch((err) => (job.lastError = asFsError(err).message));
+      },
+      exited: () => {
+        if (this.generators.get(job) === gen) this.generators.delete(job);
       },
     });
     this.generators.set(job, gen);
@@ -353,6 +354,7 @@ export class Scheduler {
 
   checkComplete(job: Job): void {
     if (!job.complete) return;
+    this.generators.get(job)?.endInput();
     job.wait.end();
     job.stdout.end();
     job.stderr.end();

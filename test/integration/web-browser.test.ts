@@ -84,6 +84,12 @@ describe.skipIf(fuseMissing)('the web monitor in Chromium', () => {
     await expect.poll(() => row.locator('.badge').textContent(), { timeout: 30_000 }).toBe('Complete');
     expect(await row.locator('.meter').textContent()).toMatch(/12 \/ 12/);
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    // Its tasks, one by one, from jobs/N/status.
+    await row.getByRole('button', { name: 'render frames' }).click();
+    const tasks = page.locator(`tr[data-tasks-of="${job}"] [data-task]`);
+    await expect.poll(() => tasks.count()).toBe(12);
+    expect(new Set(await tasks.evaluateAll((els) => els.map((e) => e.className)))).toEqual(new Set(['leaf s-Done']));
+    await row.getByRole('button', { name: 'render frames' }).click();
     expect((await http(`${webUrl(root)}api/jobs`)).json().jobs.find((j: { id: number }) => j.id === job)).toMatchObject(
       {
         state: 'Complete',
@@ -106,6 +112,7 @@ describe.skipIf(fuseMissing)('the web monitor in Chromium', () => {
       .poll(async () => (await page.locator('tr[data-job] .badge').allTextContents()).join(' '), { timeout: 30_000 })
       .toMatch(/Complete Closed Complete/);
     await expect.poll(() => page.locator('tr[data-job] .meter').nth(1).textContent()).toMatch(/^([1-9]\d*) \/ 40/);
+    await page.mouse.move(0, 0);
     await page.screenshot({ path: join(repo, 'docs/web-monitor.png'), fullPage: true });
   });
 

@@ -92,7 +92,7 @@ function App() {
           <${Workers} workers=${snap.workers} act=${act} />
         </div>
         <div class="right">
-          <${Jobs} jobs=${snap.jobs} act=${act} />
+          <${Jobs} jobs=${snap.jobs} act=${act} time=${snap.time} />
           ${snap.jobs && html`<${NewJob} act=${act} />`}
           <${Sessions} sessions=${snap.sessions} more=${snap.moreSessions} />
         </div>

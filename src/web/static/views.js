@@ -1,8 +1,8 @@
 // The page's panels, each drawn from one part of the snapshot (the files'
 // words kept as they are: Up, Execute, Queued, Stopped ...).
 import htm from 'htm';
-import { h } from 'preact';
-import { useState } from 'preact/hooks';
+import { Fragment, h } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
 
 const html = htm.bind(h);
 const priorities = { high: 10, normal: 0, low: -10 };
@@ -66,7 +66,7 @@ export function Workers({ workers, act }) {
           <td class="name">${w.name}</td>
           <td><${Badge} state=${w.state} /></td>
           <td class="wide"><${Meter} parts=${[['running', w.busy]]} total=${w.slots} label=${`${w.busy} / ${w.slots}`} /></td>
-          <td class="dim">${Object.entries(w.attrs)
+          <td class="dim attrs">${Object.entries(w.attrs)
             .map(([k, v]) => `${k}=${v}`)
             .join(' ')}</td>
           <td><button class="quiet" title="delnode: the worker leaves, its running tasks go back to the queue" onClick=${() => remove(w.name)}>delete</button></td>
@@ -76,14 +76,33 @@ export function Workers({ workers, act }) {
   </${Panel}>`;
 }
 
-function JobRow({ j, act }) {
+/** A job's tasks, one square each (state, node, tries and status on hover), read again with every snapshot. */
+function JobTasks({ id, time }) {
+  const [job, setJob] = useState(null);
+  useEffect(() => {
+    fetch(`/api/jobs/${id}`)
+      .then((r) => (r.ok ? r.json() : null))
+      .then(setJob, () => {});
+  }, [id, time]);
+  if (!job) return html`<p class="note">reading jobs/${id}/status…</p>`;
+  const failed = job.tasks.filter((t) => t.state === 'Failed');
+  return html`<div class="tasks">
+    <span class="leaves">${job.tasks.map(
+      (t) =>
+        html`<span class=${`leaf s-${t.state}`} data-task=${t.id} title=${`task ${t.id}: ${t.state} on ${t.node}, try ${t.tries} ${t.status}`}>${t.id}</span>`,
+    )}</span>
+    ${failed.length > 0 && html`<p class="dim">${failed.map((t) => html`<span class="mono">${t.id}: ${t.status} </span>`)}</p>`}
+  </div>`;
+}
+
+function JobRow({ j, act, open, toggle }) {
   const total = j.queued + j.running + j.done + j.failed;
   const control = (verb, args) => act(`/api/jobs/${j.id}`, args ? { verb, args } : { verb }).catch(() => {});
   const named = Object.entries(priorities).find(([, v]) => v === j.priority)?.[0];
   const ended = ['Complete', 'Cancelled'].includes(j.state);
   return html`<tr data-job=${j.id}>
     <td class="dim">${j.id}</td>
-    <td class="name">${j.name}</td>
+    <td class="name"><button class="link" title="show its tasks" aria-expanded=${open} onClick=${toggle}>${j.name}</button></td>
     <td><${Badge} state=${j.state} /></td>
     <td class="wide">
       <${Meter} parts=${[['done', j.done], ['failed', j.failed], ['running', j.running]]} total=${total}
@@ -105,12 +124,23 @@ function JobRow({ j, act }) {
   </tr>`;
 }
 
-export function Jobs({ jobs, act }) {
+export function Jobs({ jobs, act, time }) {
+  const [open, setOpen] = useState(new Set());
+  const toggle = (id) => () => {
+    const next = new Set(open);
+    next.has(id) ? next.delete(id) : next.add(id);
+    setOpen(next);
+  };
   if (!jobs) return html`<${Panel} title="Jobs"><p class="note">This node has no scheduler (no jobs/).</p></${Panel}>`;
   return html`<${Panel} title="Jobs" count=${jobs.length}>
     <table class="grid">
       <thead><tr><th>#</th><th>name</th><th>state</th><th class="wide">progress</th><th class="num">run</th><th class="num">queue</th><th>priority</th><th></th></tr></thead>
-      <tbody>${jobs.map((j) => html`<${JobRow} key=${j.id} j=${j} act=${act} />`)}</tbody>
+      <tbody>${jobs.map(
+        (j) => html`<${Fragment} key=${j.id}>
+          <${JobRow} j=${j} act=${act} open=${open.has(j.id)} toggle=${toggle(j.id)} />
+          ${open.has(j.id) && html`<tr class="detail" data-tasks-of=${j.id}><td colspan="8"><${JobTasks} id=${j.id} time=${time} /></td></tr>`}
+        </${Fragment}>`,
+      )}</tbody>
     </table>
     ${jobs.length === 0 && html`<p class="note">No jobs yet.</p>`}
   </${Panel}>`;

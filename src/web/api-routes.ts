@@ -55,7 +55,7 @@ export const apiRoutes: readonly Route[] = [
     method: 'POST',
     path: /^\/api\/machines\/([^/]+)$/,
     run: async (c) => {
-      const name = decodeURIComponent(c.params[0]!);
+      const name = decoded(c.params[0]!);
       const { verb } = await readJson(c.req);
       if (verb !== 'delete') throw new FsError('EINVAL', `bad verb ${JSON.stringify(verb)}: a worker takes "delete"`);
       await writeText(c.root, ['jobs', 'ctl'], ctlLine('delnode', [name]));
@@ -136,6 +136,14 @@ export const apiRoutes: readonly Route[] = [
     run: async (c) => ({ body: { sessions: (await takeSnapshot(c.root)).sessions } }),
   },
 ];
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new FsError('EINVAL', `bad URL escape in ${JSON.stringify(part)}`);
+  }
+}
 
 /** One ctl line, each word Plan 9 quoted, so a name with blanks stays one word. */
 export function ctlLine(verb: string, args: string[]): string {

@@ -122,9 +122,9 @@ export class WebMonitor {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    log('%s %s', req.method, path);
     try {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      log('%s %s', req.method, path);
       const refusal = this.refuse(req);
       if (refusal) return text(res, 403, refusal);
       const file = this.files.get(path);
@@ -151,7 +151,9 @@ export class WebMonitor {
       json(res, reply.status ?? 200, reply.body);
     } catch (err) {
       const e = asFsError(err);
-      text(res, httpStatus(e.code), e.message);
+      // Past the headers (a stream, a reply half sent) there is no status left to give.
+      if (res.headersSent) res.destroy();
+      else text(res, httpStatus(e.code), e.message);
     }
   }
 

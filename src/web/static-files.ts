@@ -36,7 +36,7 @@ export async function loadStaticFiles(): Promise<Map<string, StaticFile>> {
   const pageDir = new URL('../../src/web/static/', import.meta.url);
   const entries = [
     ...page.map((name) => [`/static/${name}`, new URL(name, pageDir)] as const),
-    ...Object.entries(vendor).map(([name, spec]) => [`/vendor/${name}`, new URL(import.meta.resolve(spec))] as const),
+    ...Object.entries(vendor).map(([name, spec]) => [`/vendor/${name}`, resolveModule(spec)] as const),
   ];
   const files = new Map<string, StaticFile>();
   for (const [path, url] of entries) {
@@ -46,4 +46,12 @@ export async function loadStaticFiles(): Promise<Map<string, StaticFile>> {
     files.set(path, { type: types[path.slice(path.lastIndexOf('.') + 1)]!, body });
   }
   return files;
+}
+
+function resolveModule(spec: string): URL {
+  try {
+    return new URL(import.meta.resolve(spec));
+  } catch {
+    throw new Error(`web monitor: the page needs ${spec.split('/')[0]}, which is not installed; run npm install`);
+  }
 }

@@ -116,6 +116,8 @@ describe.skipIf(fuseMissing)('the JSON interface on loopback', () => {
     expect(unknown.text).toMatch(/no job 9999/);
     expect((await http(`${url}api/jobs/9999`)).status).toBe(404);
     expect((await http(`${url}api/machines/nobody`, { json: { verb: 'reboot' } })).status).toBe(400);
+    expect((await http(`${url}api/machines/%E0`, { json: { verb: 'delete' } })).text).toMatch(/bad URL escape/);
+    expect((await http(`${url}${'x'.repeat(20_000)}`)).status).toBe(431);
     const noWorker = await http(`${url}api/machines/nobody`, { json: { verb: 'delete' } });
     expect(noWorker.status).toBe(404);
     expect(noWorker.text).toMatch(/delnode: no worker nobody/);

@@ -6,6 +6,8 @@ import { useEffect, useState } from 'preact/hooks';
 
 const html = htm.bind(h);
 const priorities = { high: 10, normal: 0, low: -10 };
+/** Squares drawn for one job's tasks; a job may have millions. */
+const MAX_SHOWN = 2000;
 
 function Panel({ title, count, children }) {
   return html`<section class="panel"><h2>${title}${count !== undefined && html` <span class="count">${count}</span>`}</h2>${children}</section>`;
@@ -85,12 +87,15 @@ function JobTasks({ id, time }) {
       .then(setJob, () => {});
   }, [id, time]);
   if (!job) return html`<p class="note">reading jobs/${id}/status…</p>`;
-  const failed = job.tasks.filter((t) => t.state === 'Failed');
+  const failed = job.tasks.filter((t) => t.state === 'Failed').slice(0, MAX_SHOWN);
   return html`<div class="tasks">
-    <span class="leaves">${job.tasks.map(
-      (t) =>
-        html`<span class=${`leaf s-${t.state}`} data-task=${t.id} title=${`task ${t.id}: ${t.state} on ${t.node}, try ${t.tries} ${t.status}`}>${t.id}</span>`,
-    )}</span>
+    ${job.tasks.length > MAX_SHOWN && html`<p class="dim">the first ${MAX_SHOWN} of ${job.tasks.length} tasks</p>`}
+    <span class="leaves">${job.tasks
+      .slice(0, MAX_SHOWN)
+      .map(
+        (t) =>
+          html`<span class=${`leaf s-${t.state}`} data-task=${t.id} title=${`task ${t.id}: ${t.state} on ${t.node}, try ${t.tries} ${t.status}`}>${t.id}</span>`,
+      )}</span>
     ${failed.length > 0 && html`<p class="dim">${failed.map((t) => html`<span class="mono">${t.id}: ${t.status} </span>`)}</p>`}
   </div>`;
 }

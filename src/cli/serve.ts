@@ -13,8 +13,7 @@ import { onStopSignals } from './signals.js';
 export async function serveCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand('serve', argv, (args) => {
     if (args.positionals.length > 0) throw new Error(`unexpected ${args.positionals[0]}`);
-    if (!args.runtime.listen && !args.stdio && !args.runtime.http)
-      throw new Error('--listen ADDR, --stdio or --http ADDR is required');
+    if (!args.runtime.listen && !args.stdio) throw new Error('--listen ADDR or --stdio is required');
     if (args.allowOther) throw new Error('--allow-other is for mount: serve has no FUSE mount');
   });
   if (typeof parsed === 'number') return parsed;

@@ -5,7 +5,7 @@
  */
 import type { Snapshot } from './snapshot.js';
 
-/** At one sample every SAMPLE_MS (monitor.ts), six minutes. */
+/** At one sample every SAMPLE_MS (live-feed.ts), six minutes. */
 export const HISTORY_SAMPLES = 180;
 
 export interface Sample {

@@ -1,8 +1,8 @@
 /**
  * The web monitor (README "Web monitor"): a third front end beside FUSE and
  * 9P, over plain node:http. It serves one page, the JSON interface of
- * api-routes.ts, and a live stream (server-sent events) of a snapshot of
- * the files taken every SAMPLE_MS, and at once after an action.
+ * api-routes.ts, and the live feed (live-feed.ts); it decides who may ask
+ * (key-gate.ts, refuse) and maps errors onto statuses once.
  */
 import { createHash } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
@@ -11,18 +11,14 @@ import createDebug from 'debug';
 import { asFsError } from '../ns/errors.js';
 import type { Node } from '../ns/types.js';
 import { apiRoutes } from './api-routes.js';
-import { History, sampleOf } from './history.js';
 import { httpUrl, isLoopback, parseHttpAddress, refuseOpenHttp } from './http-address.js';
 import { httpStatus } from './http-status.js';
 import { KeyGate } from './key-gate.js';
 import { readForm } from './request-body.js';
-import { type Snapshot, takeSnapshot } from './snapshot.js';
+import { LiveFeed } from './live-feed.js';
 import { type StaticFile, loadStaticFiles } from './static-files.js';
 
 const log = createDebug('taskfs:web');
-
-/** How often the files are read for the live page and the plots: often enough to watch, cheap enough to forget. */
-export const SAMPLE_MS = 2000;
 
 export interface WebOptions {
   /** `--http ADDR` (http-address.ts). */
@@ -34,13 +30,8 @@ export interface WebOptions {
 }
 
 export class WebMonitor {
-  private readonly history = new History();
-  private readonly clients = new Set<ServerResponse>();
   private readonly gate: KeyGate;
-  private last?: Snapshot;
-  private sampling = false;
-  private sampleAgain = false;
-  private readonly timer: NodeJS.Timeout;
+  private readonly feed: LiveFeed;
   private closing?: Promise<void>;
 
   private constructor(
@@ -52,8 +43,7 @@ export class WebMonitor {
     private readonly loopbackOnly: boolean,
   ) {
     this.gate = new KeyGate(opts.key);
-    this.timer = setInterval(() => void this.sample(), SAMPLE_MS).unref();
-    void this.sample();
+    this.feed = new LiveFeed(opts.root, { key: this.gate.required });
   }
 
   /** Listening, with its page loaded; refuses beyond loopback without a key. */
@@ -81,44 +71,11 @@ export class WebMonitor {
 
   close(): Promise<void> {
     return (this.closing ??= (async () => {
-      clearInterval(this.timer);
-      for (const c of this.clients) c.end();
-      this.clients.clear();
+      this.feed.stop();
       const closed = new Promise<void>((r) => this.server.close(() => r()));
       this.server.closeAllConnections();
       await closed;
     })());
-  }
-
-  /** Read the files, keep a sample, tell every watcher; one at a time, and once more if asked meanwhile. */
-  private async sample(): Promise<void> {
-    if (this.sampling) {
-      this.sampleAgain = true;
-      return;
-    }
-    this.sampling = true;
-    try {
-      const snap = await takeSnapshot(this.opts.root());
-      const sample = sampleOf(snap);
-      this.last = snap;
-      this.history.add(sample);
-      this.broadcast('snapshot', { ...snap, sample });
-    } catch (err) {
-      log('snapshot failed: %s', asFsError(err).message);
-      this.broadcast('problem', { message: asFsError(err).message });
-    } finally {
-      this.sampling = false;
-      if (this.sampleAgain && !this.closing) {
-        this.sampleAgain = false;
-        void this.sample();
-      }
-    }
-  }
-
-  private broadcast(event: string, data: unknown): void {
-    if (this.clients.size === 0) return;
-    const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const c of this.clients) c.write(frame);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -136,7 +93,7 @@ export class WebMonitor {
       }
       if (!path.startsWith('/api/')) return text(res, 404, `no such page: ${path}`);
       if (!this.gate.admits(req)) return text(res, 401, 'key required: log in at / with the node key');
-      if (path === '/api/events' && req.method === 'GET') return this.stream(req, res);
+      if (path === '/api/events' && req.method === 'GET') return this.feed.stream(req, res, securityHeaders);
       const matching = apiRoutes.filter((r) => r.path.test(path));
       const route = matching.find((r) => r.method === req.method);
       if (!route) return text(res, matching.length > 0 ? 405 : 404, `no such route: ${req.method} ${path}`);
@@ -145,8 +102,8 @@ export class WebMonitor {
         root: this.opts.root(),
         req,
         params,
-        history: () => this.history.all(),
-        changed: () => void this.sample(),
+        history: () => this.feed.samples(),
+        changed: () => this.feed.changed(),
       });
       json(res, reply.status ?? 200, reply.body);
     } catch (err) {
@@ -185,14 +142,6 @@ export class WebMonitor {
       return this.page(req, res, 401, '<p class="note">That is not the key.</p>');
     }
     res.writeHead(303, { Location: '/', 'Set-Cookie': this.gate.cookie() }).end();
-  }
-
-  private stream(req: IncomingMessage, res: ServerResponse): void {
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', ...securityHeaders });
-    res.write(`event: history\ndata: ${JSON.stringify({ samples: this.history.all(), key: this.gate.required })}\n\n`);
-    if (this.last) res.write(`event: snapshot\ndata: ${JSON.stringify(this.last)}\n\n`);
-    this.clients.add(res);
-    req.on('close', () => this.clients.delete(res));
   }
 }
 

@@ -45,7 +45,9 @@ async function makeJob(mnt: string, name: string, tasks: string[], stopped = tru
 
 describe('refused at start', () => {
   it('--http beyond loopback without --key: serve and mount both refuse, saying why', async () => {
-    const serve = await sh(`${taskfsBin} serve --http 0.0.0.0:0 --workdir ${dir}/w1`, { timeout: 20_000 });
+    const serve = await sh(`${taskfsBin} serve --listen tcp!127.0.0.1!0 --http 0.0.0.0:0 --workdir ${dir}/w1`, {
+      timeout: 20_000,
+    });
     expect(serve.code).not.toBe(0);
     expect(serve.stderr).toMatch(/refusing to serve the web monitor on 0\.0\.0\.0:0 without --key/);
     const mount = await sh(`${taskfsBin} mount ${dir}/m1 --http 0.0.0.0:0 --workdir ${dir}/w2`, { timeout: 20_000 });
@@ -54,7 +56,9 @@ describe('refused at start', () => {
   });
 
   it('a bad --http address', async () => {
-    const r = await sh(`${taskfsBin} serve --http nonsense --workdir ${dir}/w3`, { timeout: 20_000 });
+    const r = await sh(`${taskfsBin} serve --listen tcp!127.0.0.1!0 --http nonsense --workdir ${dir}/w3`, {
+      timeout: 20_000,
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--http wants HOST:PORT or PORT, not "nonsense"/);
   });

@@ -73,7 +73,7 @@ describe.skipIf(fuseMissing)('the web monitor in Chromium', () => {
     expect(await page.locator('[data-session] .leaf[data-state=Execute]').count()).toBe(2);
     const row = page.locator(`tr[data-job="${job}"]`);
     await expect.poll(() => row.textContent()).toMatch(/render frames/);
-    expect(await row.locator('.badge').textContent()).toBe('Stopped');
+    await expect.poll(() => row.locator('.badge').textContent()).toBe('Stopped');
     expect(await page.locator('[data-machine]').allTextContents()).toEqual(
       expect.arrayContaining([expect.stringMatching(/^head/), expect.stringMatching(/render1/)]),
     );

@@ -4,7 +4,7 @@
  * medians. Run it through scripts/bench, which installs what it needs,
  * builds, and cleans up after a crash; see bench/README.md.
  *
- *   node bench/bench.mjs [--quick] [--only launch|tree|throughput|meta|memory[,...]]
+ *   node bench/bench.mjs [--quick] [--only launch|tree|throughput|meta|memory|jobs[,...]]
  *                        [--reps N] [--profile] [--out FILE] [--no-quiet] [--taskfs DIR]
  *
  * Every daemon is a real process (node dist/cli/main.js mount|serve, the
@@ -26,6 +26,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatSummary, summarize } from './profile-summary.mjs';
+import { jobsSection } from './jobs.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const BUILD = join(ROOT, 'build/bench');
@@ -34,7 +35,7 @@ const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------- options
 
-const SECTIONS = ['launch', 'tree', 'throughput', 'meta', 'memory'];
+const SECTIONS = ['launch', 'tree', 'throughput', 'meta', 'memory', 'jobs'];
 
 function parseArgs(argv) {
   const o = { quick: false, only: new Set(SECTIONS), reps: undefined, profile: false, out: undefined, taskfs: ROOT };
@@ -71,7 +72,9 @@ function usage(err) {
 sections: launch (fan-out on a local node), tree (fan-out on root + 4 serve
 children), throughput (one leaf, 2 GiB of output), meta (stat and
 open-read-close through the mount vs bare fuse-native and C libfuse),
-memory (daemon peak RSS during the others; alone: only the taskfs runs)
+memory (daemon peak RSS during the others; alone: only the taskfs runs),
+jobs (2,000 true tasks on local slots vs xargs -P, 400 sleep 0.1 over four
+children of 10 slots, 10,000 tasks queued at once: bench/jobs.mjs)
 
   --quick     fewer repetitions, smaller sizes (development)
   --reps N    repetitions per measurement (default 7 launch/tree, 5 others; --quick 3)
@@ -840,6 +843,19 @@ async function main() {
   if (has('tree') || memOnly('tree')) await launchSection('tree', memOnly('tree'));
   if (has('throughput') || memOnly('throughput')) await throughputSection(memOnly('throughput'));
   if (has('meta')) await metaSection();
+  if (has('jobs'))
+    await jobsSection({
+      RUN,
+      startTaskfs,
+      timeSh,
+      peakRss,
+      target,
+      results,
+      log,
+      median,
+      reps: cfg.tpReps,
+      writeFileSync,
+    });
   if (has('memory')) {
     const worst = new Map();
     for (const r of results.memory) worst.set(r.case, Math.max(worst.get(r.case) ?? 0, r.mb));

@@ -3,9 +3,9 @@
  * root, its journal in WORKDIR/jobs, and the default workdir moved on when
  * a live node holds that journal.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jobsDir } from '../jobs/files.js';
+import { lockHolder } from '../jobs/journal.js';
 import { Scheduler } from '../jobs/scheduler.js';
 import type { TaskNode } from '../taskfs/node.js';
 
@@ -19,22 +19,6 @@ export async function startJobs(node: TaskNode): Promise<Scheduler> {
 export function freeWorkdir(base: string): string {
   for (let i = 1; ; i++) {
     const dir = i === 1 ? base : `${base}.${i}`;
-    if (!heldByLiveNode(join(dir, 'jobs', 'lock'))) return dir;
-  }
-}
-
-function heldByLiveNode(lock: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(lock, 'utf8').trim());
-  } catch {
-    return false;
-  }
-  if (!(pid > 0) || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if (lockHolder(join(dir, 'jobs', 'lock')) === undefined) return dir;
   }
 }

@@ -93,14 +93,19 @@ export class ChildWorker implements Worker {
       await envFile.write(Buffer.from(env), 0).finally(() => envFile.close());
       await clone.write(Buffer.from(`exec ${t.argv.map(quote).join(' ')}\n`), 0);
       t.signal.addEventListener('abort', kill, { once: true });
-      const wait = await copyOut(dir, 'wait');
-      await Promise.all([copyOut(dir, 'stdout', t.outPath), copyOut(dir, 'stderr', t.errPath)]);
+      // All three at once: each ends when the process does.
+      const [wait] = await Promise.all([
+        copyOut(dir, 'wait'),
+        copyOut(dir, 'stdout', t.outPath),
+        copyOut(dir, 'stderr', t.errPath),
+      ]);
       const words = tokenize(wait.toString().split('\n')[0]!);
       return words[4] ?? '';
     } finally {
       t.signal.removeEventListener('abort', kill);
-      await clone.close().catch(() => undefined);
+      // Removed while the clone handle still holds it: once that closes, its number may go to the next task.
       await dir?.remove?.().catch(() => undefined);
+      await clone.close().catch(() => undefined);
     }
   }
 

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { FsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { SyntheticDir, SyntheticFile } from '../ns/synthetic.js';
-import type { Node, OpenFile } from '../ns/types.js';
+import type { Node, OpenFile, OpenMode } from '../ns/types.js';
 import { quote } from '../taskfs/quote.js';
 import { DoorWorker } from './door-worker.js';
 import type { Job } from './job.js';
@@ -39,7 +39,7 @@ function jobQid(job: number, index: number, task?: number): bigint {
 }
 
 export function jobsDir(s: Scheduler): Node {
-  const file = (name: string, q: Q, perm: number, open: () => Promise<OpenFile> | OpenFile) =>
+  const file = (name: string, q: Q, perm: number, open: (mode: OpenMode) => Promise<OpenFile> | OpenFile) =>
     [name, new SyntheticFile({ name, qidPath: BASE + BigInt(q), perm, open })] as const;
   const top = [
     file('clone', Q.Clone, 0o666, () => openClone(s)),
@@ -48,7 +48,8 @@ export function jobsDir(s: Scheduler): Node {
       textHandle({ text: [...s.jobs.values()].map((j) => j.statusLine()).join('') }),
     ),
     file('nodes', Q.Nodes, 0o444, () => textHandle({ text: nodesText(s) })),
-    file('task', Q.Task, 0o666, () => new DoorWorker(s).handle),
+    // Only a read-write open is a worker (it must write results): a reader passing by (grep -r) takes no task.
+    file('task', Q.Task, 0o666, (mode) => (mode.read && mode.write ? new DoorWorker(s).handle : textHandle({}))),
     file('err', Q.Err, 0o444, () => textHandle({ text: s.lastError })),
   ];
   const topByName = new Map<string, Node>(top);

@@ -31,6 +31,7 @@ import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FsError } from '../ns/errors.js';
+import { isAlive } from '../taskfs/node.js';
 import { quote, tokenize } from '../taskfs/quote.js';
 
 const CRC_TABLE = (() => {
@@ -201,8 +202,8 @@ function takeLock(path: string): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const pid = Number(readFileSync(path, 'utf8').trim());
-    if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+    const pid = lockHolder(path);
+    if (pid !== undefined) {
       throw new FsError(
         'EBUSY',
         `jobs journal ${dirname(path)} is in use by the node with pid ${pid}: give this node another --workdir`,
@@ -213,11 +214,13 @@ function takeLock(path: string): void {
   throw new FsError('EBUSY', `jobs journal lock ${path}: cannot take it`);
 }
 
-function isAlive(pid: number): boolean {
+/** The pid of the live node (not this one) holding the lock file at `path`, if any. */
+export function lockHolder(path: string): number | undefined {
+  let pid: number;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    pid = Number(readFileSync(path, 'utf8').trim());
+  } catch {
+    return undefined;
   }
+  return pid > 0 && pid !== process.pid && isAlive(pid) ? pid : undefined;
 }

@@ -1,93 +1,46 @@
 /**
  * A job's `stdout` or `stderr`: every ended task's output file, in the
- * order the tasks ended, read as one stream. Nothing is copied: the log is
- * a list of (file, length) segments over the per-task files out/ID and
- * err/ID. A task's output that does not end in a newline gets one, so the
- * log holds whole lines. A read past the end waits for the next task or
- * for the job's end.
+ * order the tasks ended, read as one stream (segment-log.ts). Nothing is
+ * copied: a segment is a per-task file (out/ID, errout/ID) and its length.
+ * A task's output that does not end in a newline gets one, so the log
+ * holds whole lines.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { FsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { SegmentLog } from './segment-log.js';
 
 interface Segment {
   path: string;
-  start: number;
   /** Bytes of the file. */
   length: number;
   /** One '\n' after the file's bytes. */
   newline: boolean;
 }
 
-export class OutputLog {
+export class OutputLog extends SegmentLog {
   private readonly segments: Segment[] = [];
-  private total = 0;
-  private isEnded = false;
-  private readonly waiters = new Set<() => void>();
-
-  get length(): number {
-    return this.total;
-  }
 
   /** A task's output file of `length` bytes whose last byte is `lastByte`. */
   add(path: string, length: number, lastByte: number | undefined): void {
     if (length === 0) return;
     const newline = lastByte !== 0x0a;
-    this.segments.push({ path, start: this.total, length, newline });
-    this.total += length + (newline ? 1 : 0);
-    this.wake();
+    this.segments.push({ path, length, newline });
+    this.grow(length + (newline ? 1 : 0));
   }
 
-  end(): void {
-    this.isEnded = true;
-    this.wake();
-  }
-
-  /** Opened again: a job that went on after it was complete (more tasks after a restart). */
-  reopen(): void {
-    this.isEnded = false;
-  }
-
-  private wake(): void {
-    for (const w of this.waiters) w();
-    this.waiters.clear();
-  }
-
-  async read(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
-    while (offset >= this.total) {
-      if (this.isEnded || count === 0) return Buffer.alloc(0);
-      await park(this.waiters, (wake) => wake, signal);
+  protected override copy(index: number, at: number, target: Buffer): number {
+    const seg = this.segments[index]!;
+    const fromFile = Math.max(0, Math.min(target.length, seg.length - at));
+    if (fromFile > 0) readFile(seg.path, target, fromFile, at);
+    if (seg.newline && fromFile < target.length && at + fromFile === seg.length) {
+      target[fromFile] = 0x0a;
+      return fromFile + 1;
     }
-    const out = Buffer.alloc(Math.min(count, this.total - offset));
-    let got = 0;
-    let i = this.find(offset);
-    while (got < out.length && i < this.segments.length) {
-      const seg = this.segments[i]!;
-      const at = offset + got - seg.start;
-      if (at < seg.length) got += readFile(seg.path, out, got, Math.min(out.length - got, seg.length - at), at);
-      else {
-        out[got++] = 0x0a;
-        i++;
-      }
-      if (at < seg.length && offset + got - seg.start >= seg.length && !seg.newline) i++;
-    }
-    return out.subarray(0, got);
-  }
-
-  /** The segment holding byte `offset`. */
-  private find(offset: number): number {
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.start <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return fromFile;
   }
 }
 
-function readFile(path: string, target: Buffer, at: number, n: number, position: number): number {
+function readFile(path: string, target: Buffer, n: number, position: number): void {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -97,12 +50,11 @@ function readFile(path: string, target: Buffer, at: number, n: number, position:
   try {
     let got = 0;
     while (got < n) {
-      const r = readSync(fd, target, at + got, n - got, position + got);
+      const r = readSync(fd, target, got, n - got, position + got);
       if (r === 0) break;
       got += r;
     }
-    if (got < n) target.fill(0x0a, at + got, at + n); // a file cut short under us: keep lines whole
-    return n;
+    if (got < n) target.fill(0x0a, got, n); // a file cut short under us: keep lines whole
   } finally {
     closeSync(fd);
   }

@@ -494,7 +494,7 @@ class Replay {
         }
         return;
       case 'end': {
-        if (!task || task.state !== 'Queued') return;
+        if (task?.state !== 'Queued') return;
         task.node = w[4]!;
         task.tries = Number(w[5]);
         const state = w[3] as TaskState;

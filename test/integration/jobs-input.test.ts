@@ -9,7 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { peakRss, run, sh, startMount, stopAll, until, type Daemon } from '../helpers/daemon.js';
 import { newJob, waitLines } from '../helpers/jobs.js';
 
-describe.skipIf(fuseMissing)('jobs: bad input', () => {
+describe.skipIf(fuseMissing)('jobs: bad input', { timeout: 180_000 }, () => {
   let d: Daemon;
   let n: string;
   beforeAll(async () => {
@@ -115,7 +115,7 @@ for (;;) {
   fs.writeSync(fd, 'result ' + job + ' ' + id + ' 0 0 0\\n');
 }`;
 
-describe.skipIf(fuseMissing)('jobs: a generator of 10,000 tasks', () => {
+describe.skipIf(fuseMissing)('jobs: a generator of 10,000 tasks', { timeout: 180_000 }, () => {
   afterAll(stopAll);
 
   it('is read lazily: the daemon stays small, and the generator hears of every task', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { fuseMissing } from '../helpers/fuse.js';
-import { repo, run, sh, startMount, stopAll, taskfsBin, until, type Daemon } from '../helpers/daemon.js';
+import { repo, run, sh, startMount, startServe, stopAll, taskfsBin, until, type Daemon } from '../helpers/daemon.js';
 import { newJob, waitLines } from '../helpers/jobs.js';
 
 const started: ChildProcess[] = [];
@@ -63,7 +63,43 @@ async function listening(args: string[]): Promise<{ d: Daemon; addr: string }> {
   return { d, addr: /listening on (\S+?)\)/.exec(d.stderr())![1]! };
 }
 
-describe.skipIf(fuseMissing)('joined workers', () => {
+describe.skipIf(fuseMissing)('child nodes', { timeout: 180_000 }, () => {
+  it('a node with --slots 0 runs its tasks on its children, each one a session of the child', async () => {
+    const c1 = await startServe(['--slots', '2', '--name', 'c1']);
+    const c2 = await startServe(['--slots', '2', '--name', 'c2']);
+    const d = await startMount(['--slots', '0', '--remote', c1.addr, '--remote', c2.addr]);
+    await until(async () => /Up 2 0/.test(await nodes(d)));
+    const n = await newJob(d.mnt);
+    await run(`echo 'sleep 2' > jobs/${n}/tasks`, { cwd: d.mnt });
+    // The sleeping task is a leaf session in one child's own root.
+    await until(async () => /^0$/m.test((await sh('ls nodes/*/', { cwd: d.mnt })).stdout));
+    await run(
+      `for i in 1 2 3 4 5 6 7; do echo 'sh -c "echo $TASKFS_TASK"' | tr '"' "'"; done > jobs/${n}/tasks; echo close > jobs/${n}/ctl`,
+      { cwd: d.mnt },
+    );
+    const wait = waitLines(await run(`cat jobs/${n}/wait`, { cwd: d.mnt, timeout: 30_000 }));
+    expect(wait).toHaveLength(8);
+    expect(new Set(wait.map((w) => w.node))).toEqual(new Set(nodesOf(await nodes(d))));
+    expect((await run(`cat jobs/${n}/stdout`, { cwd: d.mnt })).split('\n').filter(Boolean).sort()).toEqual([
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+    ]);
+  });
+});
+
+function nodesOf(text: string): string[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[0]!);
+}
+
+describe.skipIf(fuseMissing)('joined workers', { timeout: 180_000 }, () => {
   it('need gpu=yes waits, saying why, until a worker with gpu=yes joins; then it runs only there', async () => {
     const { d, addr } = await listening(['--slots', '1']);
     const n = await newJob(d.mnt, 'need gpu=yes\\n');
@@ -114,7 +150,7 @@ describe.skipIf(fuseMissing)('joined workers', () => {
   });
 });
 
-describe.skipIf(fuseMissing)('scripts/worker.sh on the pull door', () => {
+describe.skipIf(fuseMissing)('scripts/worker.sh on the pull door', { timeout: 180_000 }, () => {
   it('pulls and runs 30 tasks; killed in the middle of a task, that task goes back to the queue', async () => {
     const d = await startMount(['--slots', '0']);
     const n = await newJob(d.mnt);

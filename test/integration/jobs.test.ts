@@ -8,7 +8,7 @@ import { fuseMissing } from '../helpers/fuse.js';
 import { run, sh, startMount, stopAll, until, type Daemon } from '../helpers/daemon.js';
 import { newJob, waitLines } from '../helpers/jobs.js';
 
-describe.skipIf(fuseMissing)('jobs on the local slots', () => {
+describe.skipIf(fuseMissing)('jobs on the local slots', { timeout: 180_000 }, () => {
   let d: Daemon;
   beforeAll(async () => {
     d = await startMount(['--slots', '2']);
@@ -78,6 +78,24 @@ describe.skipIf(fuseMissing)('jobs on the local slots', () => {
     expect(waitLines(await run(`cat jobs/${n}/wait`, { cwd: d.mnt }))).toHaveLength(3);
   });
 
+  it('timeout kills and fails a task; cancel kills the running and drops the queued; wipe removes the job', async () => {
+    const t = await newJob(d.mnt, 'timeout 1\\n');
+    await run(`printf 'sleep 30\\ntrue\\n' > jobs/${t}/tasks; echo close > jobs/${t}/ctl`, { cwd: d.mnt });
+    const tw = waitLines(await run(`cat jobs/${t}/wait`, { cwd: d.mnt, timeout: 30_000 }));
+    expect(tw.find((w) => w.id === 0)).toMatchObject({ status: 'timeout' });
+    expect(await run(`cat jobs/${t}/status`, { cwd: d.mnt })).toMatch(/^0 Failed \S+ 1 timeout\n1 Done /);
+    const c = await newJob(d.mnt, 'name doomed\\n');
+    await run(`for i in 1 2 3 4 5; do echo 'sleep 30'; done > jobs/${c}/tasks`, { cwd: d.mnt });
+    await until(async () => / Running /.test(await run(`cat jobs/${c}/status`, { cwd: d.mnt })));
+    await run(`echo cancel > jobs/${c}/ctl`, { cwd: d.mnt });
+    const cw = waitLines(await run(`cat jobs/${c}/wait`, { cwd: d.mnt, timeout: 30_000 }));
+    expect(cw).toHaveLength(5);
+    expect(new Set(cw.map((w) => w.status))).toEqual(new Set(['killed', 'cancelled']));
+    expect(await run('cat jobs/status', { cwd: d.mnt })).toMatch(new RegExp(`^${c} Cancelled 0 0 0 0 5 doomed$`, 'm'));
+    await run(`echo wipe > jobs/${c}/ctl`, { cwd: d.mnt });
+    expect(await run('ls jobs', { cwd: d.mnt })).not.toMatch(new RegExp(`^${c}$`, 'm'));
+  });
+
   it('sessions and tasks share the slots: a busy slot is busy for both', async () => {
     // A session holding both slots: the job's task waits until it lets go.
     const script = `
@@ -91,14 +109,14 @@ describe.skipIf(fuseMissing)('jobs on the local slots', () => {
   });
 });
 
-describe.skipIf(fuseMissing)('a crash', () => {
+describe.skipIf(fuseMissing)('a crash', { timeout: 180_000 }, () => {
   afterAll(stopAll);
 
   it('kill -9 with 300 tasks queued: after a restart on the workdir all end Done, none twice', async () => {
     let d = await startMount(['--slots', '2']);
     const n = await newJob(d.mnt);
     await run(
-      `seq 0 299 | sed "s/.*/sh -c 'echo out-\\$TASKFS_TASK; sleep 0.03'/" > jobs/${n}/tasks; echo close > jobs/${n}/ctl`,
+      `seq 0 299 | sed "s/.*/sh -c 'echo out-\\$TASKFS_TASK; sleep 0.01'/" > jobs/${n}/tasks; echo close > jobs/${n}/ctl`,
       { cwd: d.mnt },
     );
     await new Promise((r) => setTimeout(r, 2000));
@@ -118,5 +136,5 @@ describe.skipIf(fuseMissing)('a crash', () => {
     const stdout = (await run(`cat jobs/${n}/stdout`, { cwd: d.mnt })).split('\n').filter(Boolean);
     expect(stdout).toHaveLength(300);
     await until(async () => (await sh('cat jobs/status', { cwd: d.mnt })).stdout.includes(`${n} Complete`));
-  });
+  }, 240_000);
 });

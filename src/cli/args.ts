@@ -1,7 +1,8 @@
 /** The options `mount` and `serve` share, parsed once. */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { expandHome, nodeOptions } from './options.js';
+import { expandHostlist } from '../transport/hostlist.js';
+import { expandHome, nodeOptions, sshOptions } from './options.js';
 import type { RuntimeOptions } from './runtime.js';
 import { usage } from './usage.js';
 
@@ -14,6 +15,9 @@ export const nodeOptionSpec = {
   http: { type: 'string' },
   stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
+  hosts: { type: 'string', multiple: true },
+  'ssh-taskfs': { type: 'string' },
+  'ssh-option': { type: 'string', multiple: true },
   key: { type: 'string' },
   'max-sessions': { type: 'string' },
   'max-leaves': { type: 'string' },
@@ -69,6 +73,8 @@ export function parseNodeArgs(argv: string[], command: 'mount' | 'serve'): NodeA
       listen: values.listen,
       http: values.http,
       remotes: values.remote ?? [],
+      hosts: (values.hosts ?? []).flatMap(expandHostlist),
+      ssh: sshOptions(values, process.env),
       keyFile: values.key,
       defaultWorkdir: values.workdir === undefined,
     },

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { parseAddress } from '../ninep/address.js';
 import { joinLoop } from '../jobs/join.js';
 import { parseAttr } from '../jobs/worker.js';
-import { expandHome, nodeOptions } from './options.js';
+import { expandHome, nodeOptions, sshOptions } from './options.js';
 import { startRuntime } from './runtime.js';
 import { onStopSignals } from './signals.js';
 import { usage } from './usage.js';
@@ -71,6 +71,13 @@ function parseJoin(argv: string[]) {
   return {
     addr,
     attrs,
-    runtime: { node, remotes: [], keyFile: values.key, defaultWorkdir: values.workdir === undefined },
+    runtime: {
+      node,
+      remotes: [],
+      hosts: [],
+      ssh: sshOptions({}, process.env),
+      keyFile: values.key,
+      defaultWorkdir: values.workdir === undefined,
+    },
   };
 }

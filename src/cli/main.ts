@@ -3,6 +3,7 @@ import { joinCommand } from './join.js';
 import { mountCommand } from './mount.js';
 import { serveCommand } from './serve.js';
 import { usage } from './usage.js';
+import { version } from './version.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -13,6 +14,10 @@ async function main(argv: string[]): Promise<number> {
       return serveCommand(rest);
     case 'join':
       return joinCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`taskfs ${version}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '-h':

@@ -13,6 +13,8 @@ import { WebMonitor } from '../web/monitor.js';
 import { joinDoor } from '../jobs/join.js';
 import type { Scheduler } from '../jobs/scheduler.js';
 import { freeWorkdir, startJobs } from './jobs.js';
+import { mountHosts, reachBySsh, sshName } from '../transport/reach.js';
+import type { SshOptions } from '../transport/ssh.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
@@ -20,6 +22,9 @@ export interface RuntimeOptions {
   /** --http ADDR: the web monitor. */
   http?: string;
   remotes: string[];
+  /** --hosts, expanded: one ssh child each. */
+  hosts: string[];
+  ssh: SshOptions;
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
   /** No --workdir was given: another live node's default one is not taken (jobs.ts). */
@@ -43,6 +48,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   setChildKey(key);
   if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
+  const ssh = reachBySsh(node, opts.ssh);
   await node.start();
   let listener: Listener | undefined;
   let web: WebMonitor | undefined;
@@ -51,12 +57,14 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     scheduler = await startJobs(node);
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
+    await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
     if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
   } catch (err) {
     await listener?.close();
     await scheduler?.stop();
     await node.stop();
+    await ssh.close();
     throw err;
   }
   let stopping: Promise<void> | undefined;
@@ -71,12 +79,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
         await listener?.close();
         await scheduler?.stop();
         await node.stop();
+        await ssh.close();
       })()),
   };
 }
 
-/** `--remote ADDR` children are named after their address: tcp!h!p → h-p. */
+/** `--remote ADDR` children are named after their address: tcp!h!p → h-p, ssh!u@h → h. */
 function childName(addr: string, i: number): string {
+  const viaSsh = sshName(addr);
+  if (viaSsh) return viaSsh;
   const a = parseAddress(addr);
   const name = a.kind === 'unix' ? a.path.split('/').pop()! : `${a.host}-${a.port}`;
   return name.replace(/[^\w.-]/g, '_') || `node${i}`;

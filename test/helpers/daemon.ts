@@ -23,26 +23,39 @@ export interface Daemon {
 
 const live = new Set<Daemon>();
 
-export async function startMount(args: string[] = [], opts: { dir?: string; mnt?: string } = {}): Promise<Daemon> {
+export async function startMount(
+  args: string[] = [],
+  opts: { dir?: string; mnt?: string; env?: Record<string, string> } = {},
+): Promise<Daemon> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
   const mnt = opts.mnt ?? join(dir, 'mnt');
-  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/);
+  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, opts.env);
 }
 
 /** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
-export async function startServe(args: string[] = []): Promise<Daemon & { addr: string }> {
+export async function startServe(
+  args: string[] = [],
+  opts: { env?: Record<string, string> } = {},
+): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
   const d = await startDaemon(
     ['serve', '--listen', 'tcp!127.0.0.1!0', '--workdir', join(dir, 'work'), ...args],
     dir,
     '',
     /listening on (\S+)/,
+    opts.env,
   );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
 
-async function startDaemon(argv: string[], dir: string, mnt: string, ready: RegExp): Promise<Daemon> {
-  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+async function startDaemon(
+  argv: string[],
+  dir: string,
+  mnt: string,
+  ready: RegExp,
+  env?: Record<string, string>,
+): Promise<Daemon> {
+  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

@@ -12,6 +12,7 @@ export const nodeOptionSpec = {
   name: { type: 'string' },
   workdir: { type: 'string' },
   listen: { type: 'string' },
+  http: { type: 'string' },
   stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
   hosts: { type: 'string', multiple: true },
@@ -70,6 +71,7 @@ export function parseNodeArgs(argv: string[], command: 'mount' | 'serve'): NodeA
     runtime: {
       node: nodeOptions(values, where),
       listen: values.listen,
+      http: values.http,
       remotes: values.remote ?? [],
       hosts: (values.hosts ?? []).flatMap(expandHostlist),
       ssh: sshOptions(values, process.env),

@@ -8,6 +8,8 @@ import { parseAddress } from '../ninep/address.js';
 import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+import { parseHttpAddress, refuseOpenHttp } from '../web/http-address.js';
+import { WebMonitor } from '../web/monitor.js';
 import { joinDoor } from '../jobs/join.js';
 import type { Scheduler } from '../jobs/scheduler.js';
 import { freeWorkdir, startJobs } from './jobs.js';
@@ -17,6 +19,8 @@ import type { SshOptions } from '../transport/ssh.js';
 export interface RuntimeOptions {
   node: NodeOptions;
   listen?: string;
+  /** --http ADDR: the web monitor. */
+  http?: string;
   remotes: string[];
   /** --hosts, expanded: one ssh child each. */
   hosts: string[];
@@ -30,6 +34,7 @@ export interface RuntimeOptions {
 export interface Runtime {
   node: TaskNode;
   listener?: Listener;
+  web?: WebMonitor;
   /** The --key secret, for other ways of serving the node (serve --stdio). */
   key?: Buffer;
   stop(): Promise<void>;
@@ -38,6 +43,7 @@ export interface Runtime {
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const key = opts.keyFile === undefined ? undefined : await readKeyFile(opts.keyFile);
   if (opts.listen) refuseOpenListen(opts.listen, key !== undefined);
+  if (opts.http) refuseOpenHttp(parseHttpAddress(opts.http), key !== undefined);
   // One node per process: every child it dials (--remote, ctl mount) gets the key.
   setChildKey(key);
   if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
@@ -45,6 +51,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const ssh = reachBySsh(node, opts.ssh);
   await node.start();
   let listener: Listener | undefined;
+  let web: WebMonitor | undefined;
   let scheduler: Scheduler | undefined;
   try {
     scheduler = await startJobs(node);
@@ -52,7 +59,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
     await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
+    if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
   } catch (err) {
+    await listener?.close();
     await scheduler?.stop();
     await node.stop();
     await ssh.close();
@@ -62,9 +71,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   return {
     node,
     listener,
+    web,
     key,
     stop: () =>
       (stopping ??= (async () => {
+        await web?.close();
         await listener?.close();
         await scheduler?.stop();
         await node.stop();

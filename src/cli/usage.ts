@@ -8,6 +8,8 @@ const nodeOptions = `  --slots N        leaf capacity of this node (default: the
                    or listen address; .2, .3 ... while a live node holds it)
   --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
                    host:port or unix!/path (beyond loopback only with --key)
+  --http ADDR      serve the web monitor at ADDR: host:port or port (beyond
+                   loopback only with --key, which the page then asks for)
   --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
                    time with 'echo mount ADDR NAME > ctl'. ADDR may be
                    ssh![user@]host[!port]: taskfs serve --stdio run there by ssh

@@ -13,6 +13,9 @@ export const nodeOptionSpec = {
   stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
   key: { type: 'string' },
+  slurm: { type: 'string' },
+  'slurm-option': { type: 'string', multiple: true },
+  'slurm-taskfs': { type: 'string' },
   'max-sessions': { type: 'string' },
   'max-leaves': { type: 'string' },
   'spool-limit': { type: 'string' },
@@ -56,7 +59,17 @@ export function parseCommand(
 export function parseNodeArgs(argv: string[]): NodeArgs {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
   return {
-    runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [], keyFile: values.key },
+    runtime: {
+      node: nodeOptions(values),
+      listen: values.listen,
+      remotes: values.remote ?? [],
+      keyFile: values.key,
+      slurm: {
+        partition: values.slurm,
+        options: values['slurm-option'] ?? [],
+        taskfs: values['slurm-taskfs'] ?? 'taskfs',
+      },
+    },
     positionals,
     help: values.help ?? false,
     allowOther: values['allow-other'] ?? false,

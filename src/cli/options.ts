@@ -16,6 +16,13 @@ export function positiveInt(value: string | undefined, flag: string): number | u
   return Number(value);
 }
 
+/** A count that may be 0 (`--slots 0`: a node that only hands leaves to its children). */
+export function wholeNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} wants a whole number >= 0, not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
 export function defaultWorkdir(name: string): string {
   const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
   return join(state, 'taskfs', name);
@@ -47,7 +54,7 @@ export function nodeOptions(values: NodeFlags): NodeOptions {
   if (spool !== undefined) limits.spool = spool;
   return {
     name,
-    slots: positiveInt(values.slots, '--slots') ?? availableParallelism(),
+    slots: wholeNumber(values.slots, '--slots') ?? availableParallelism(),
     strictSlots: values['strict-slots'] ?? false,
     workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name))),
     spawndPath: spawndPath(),

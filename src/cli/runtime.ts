@@ -8,6 +8,7 @@ import { parseAddress } from '../ninep/address.js';
 import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+import { addSlurm, type SlurmFlags } from './slurm.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
@@ -15,6 +16,8 @@ export interface RuntimeOptions {
   remotes: string[];
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
+  /** --slurm, --slurm-option, --slurm-taskfs. */
+  slurm?: SlurmFlags;
 }
 
 export interface Runtime {
@@ -36,6 +39,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   try {
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
+    if (opts.slurm) await addSlurm(node, opts.slurm);
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
   } catch (err) {
     await node.stop();

@@ -13,6 +13,7 @@ import { SpareFid, readSnapshot, type RemoteFile, type RemoteNode, type WalkedFi
 import type { BoundSession } from '../taskfs/bound-session.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
 import { guardLost, type SessionFiles } from './lost-guard.js';
+import type { LeafSource } from './leaf-source.js';
 
 const log = createDebug('taskfs:nodes');
 
@@ -45,7 +46,7 @@ interface ReservedSession {
  */
 const WALKED_AHEAD = ['wait'];
 
-export class ChildNode {
+export class ChildNode implements LeafSource {
   private lostReason?: string;
   private known?: { at: number; lines: CapacityLine[] };
   private readonly lostCtl = new AbortController();

@@ -9,6 +9,7 @@ import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { ChildNode } from '../nodes/child-node.js';
+import type { LeafSource } from '../nodes/leaf-source.js';
 import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
 import { reserveLocalSlots } from '../nodes/local-slots.js';
 import type { BoundSession } from './bound-session.js';
@@ -47,7 +48,7 @@ export const defaultLimits: Limits = { sessions: 10_000, leaves: 4096, spool: 16
 export class TaskNode {
   readonly sessions = new Map<number, Session>();
   /** Child nodes by name, in mount order: where reservations go when there are any. */
-  readonly childNodes = new Map<string, ChildNode>();
+  readonly childNodes = new Map<string, LeafSource>();
   readonly root: Node;
   readonly os = type();
   readonly machine = machine();
@@ -224,7 +225,7 @@ export class TaskNode {
    * command line adds other ways of reaching a node (ssh, Slurm) by
    * wrapping this, since those live above this layer.
    */
-  connectChild: (name: string, addr: string) => Promise<ChildNode> = (name, addr) => ChildNode.connect(name, addr);
+  connectChild: (name: string, addr: string) => Promise<LeafSource> = (name, addr) => ChildNode.connect(name, addr);
 
   /** Mount a child node: its root appears as nodes/NAME and it takes shares of reservations. */
   async mountChild(addr: string, name: string): Promise<void> {
@@ -234,7 +235,7 @@ export class TaskNode {
   }
 
   /** Takes a child node already connected (a worker that dialed in, say) under its own name. */
-  adoptChild(child: ChildNode): void {
+  adoptChild(child: LeafSource): void {
     const name = child.name;
     if (this.childNodes.has(name)) {
       void child.close();

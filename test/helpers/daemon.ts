@@ -23,10 +23,13 @@ export interface Daemon {
 
 const live = new Set<Daemon>();
 
-export async function startMount(args: string[] = [], opts: { dir?: string; mnt?: string } = {}): Promise<Daemon> {
+export async function startMount(
+  args: string[] = [],
+  opts: { dir?: string; mnt?: string; env?: Record<string, string> } = {},
+): Promise<Daemon> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
   const mnt = opts.mnt ?? join(dir, 'mnt');
-  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/);
+  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, opts.env);
 }
 
 /** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
@@ -41,8 +44,14 @@ export async function startServe(args: string[] = []): Promise<Daemon & { addr: 
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
 
-async function startDaemon(argv: string[], dir: string, mnt: string, ready: RegExp): Promise<Daemon> {
-  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+async function startDaemon(
+  argv: string[],
+  dir: string,
+  mnt: string,
+  ready: RegExp,
+  env?: Record<string, string>,
+): Promise<Daemon> {
+  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
@@ -114,7 +123,10 @@ export function sh(
 }
 
 /** `sh` that must succeed: returns stdout. */
-export async function run(script: string, opts: { cwd?: string; timeout?: number } = {}): Promise<string> {
+export async function run(
+  script: string,
+  opts: { cwd?: string; timeout?: number; env?: Record<string, string> } = {},
+): Promise<string> {
   const r = await sh(script, opts);
   if (r.code !== 0) throw new Error(`sh -c ${JSON.stringify(script)} exited ${r.code}: ${r.stderr}`);
   return r.stdout;

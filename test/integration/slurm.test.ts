@@ -67,7 +67,16 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
     await until(async () => (await queue()) === '', 15_000, 250);
     await until(async () => (await pidsMatching(/serve --stdio --slots 1 --name n\d/)).length === 0, 15_000, 250);
     expect((await sh2('cat nodes/slurm-debug/allocations')).stdout).toBe('');
-    await d.stop();
+
+    // One task is one host, whose session is bound as it is; stopping the node ends its allocation.
+    const one = await sh2(
+      `n=$(cat clone) && echo 'res 1' > $n/ctl && echo "exec sh -c 'echo \\$SLURM_JOB_ID'" > $n/ctl && cat $n/wait >/dev/null && cat $n/stdout $n/topology`,
+    );
+    expect(one.stderr).toBe('');
+    const [alone] = (await queue()).split(' ');
+    expect(one.stdout).toBe(`${alone}\n0`);
+    expect(await d.stop()).toBe(0);
+    await until(async () => (await queue()) === '', 15_000, 250);
   });
 
   it("gives Slurm's refusal as the res error, and a bad partition stops the mount", async () => {

@@ -64,7 +64,9 @@ export class SlurmAllocation {
   static request(settings: SlurmSettings, tasks: number, jobName: string): Promise<SlurmAllocation> {
     const args = ['-p', settings.partition, '-n', String(tasks), '-J', jobName, ...settings.options];
     log('salloc %o', args);
-    const salloc = spawn('salloc', [...args, 'sh', '-c', HOLD_SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Detached, as the serves are: a Ctrl-C at the daemon's terminal is the
+    // daemon's to act on (it releases in order), not salloc's or srun's.
+    const salloc = spawn('salloc', [...args, 'sh', '-c', HOLD_SCRIPT], { stdio: 'pipe', detached: true });
     const sallocExit = new Promise<void>((r) => salloc.on('close', () => r()));
     let stdout = '';
     let stderr = '';
@@ -121,7 +123,7 @@ export class SlurmAllocation {
       ...[taskfs, 'serve', '--stdio', '--slots', String(host.tasks), '--name', host.name],
     ];
     log('srun %o', args);
-    const srun = spawn('srun', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const srun = spawn('srun', args, { stdio: 'pipe', detached: true });
     this.serves.add(srun);
     let stderr = '';
     srun.stderr.setEncoding('utf8');

@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Duplex } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import { ChildNode } from '../nodes/child-node.js';
@@ -25,6 +26,9 @@ export interface SlurmSettings {
 
 /** Silence from a host's serve for this long means it is gone: srun and a node start take a while. */
 const HOST_TIMEOUT_MS = 15_000;
+
+/** How long srun may take to say why a host's channel closed. */
+const SRUN_EXIT_MS = 5000;
 
 /** How long salloc, scancel'ed, may take to go before it is killed. */
 const SALLOC_EXIT_MS = 10_000;
@@ -135,18 +139,13 @@ export class SlurmAllocation {
     );
     srun.on('error', () => undefined); // reported by close, with the reason
     try {
-      const child = await Promise.race([
-        ChildNode.overStream(name, `slurm!${this.settings.partition}!${this.jobId}!${host.name}`, stream, {
-          timeoutMs: HOST_TIMEOUT_MS,
-        }),
-        exited.then((why) => {
-          throw new FsError('EIO', `slurm: ${host.name}: ${why}`);
-        }),
-      ]);
-      return child;
+      const addr = `slurm!${this.settings.partition}!${this.jobId}!${host.name}`;
+      return await ChildNode.overStream(name, addr, stream, { timeoutMs: HOST_TIMEOUT_MS });
     } catch (err) {
+      // The channel ends because srun did: srun's own words say why.
+      const why = await Promise.race([exited, delay(SRUN_EXIT_MS, undefined, { ref: false })]);
       srun.kill('SIGKILL');
-      throw err;
+      throw why ? new FsError('EIO', `slurm: ${host.name}: ${why}`) : err;
     }
   }
 

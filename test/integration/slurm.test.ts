@@ -93,6 +93,15 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
     expect(refused.stdout).toMatch(/salloc: unrecognized option '--bogus'/);
     await bad.stop();
 
+    // A host without taskfs: srun's complaint names the host, and the allocation is ended.
+    const none = await startMount(['--slurm', 'debug', '--slurm-taskfs', '/nonexistent/taskfs', '--slots', '0'], {
+      env,
+    });
+    const missing = await sh(`n=$(cat clone) && (echo 'res 2' > $n/ctl; cat $n/err)`, { cwd: none.mnt, env });
+    expect(missing.stdout).toMatch(/^slurm: n[12]: srun: .*\/nonexistent\/taskfs/);
+    await until(async () => (await queue()) === '', 15_000, 250);
+    await none.stop();
+
     await expect(startMount(['--slurm', 'nosuch', '--slots', '0'], { env })).rejects.toThrow(
       /no partition nosuch \(sinfo knows: debug\)/,
     );

@@ -46,15 +46,17 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
     expect((await sh2('cat ns')).stdout).toBe('mount slurm!debug slurm-debug\n');
 
     const res = await sh2(
-      `n=$(cat clone) && echo $n && echo 'res 2' > $n/ctl && echo "exec sh -c 'echo \\$(hostname) \\$SLURM_JOB_ID \\$SLURMD_NODENAME'" > $n/ctl && cat $n/wait >/dev/null && cat $n/stdout`,
+      `n=$(cat clone) && echo $n && echo 'res 2' > $n/ctl && echo "exec sh -c 'echo \\$(hostname) \\$SLURM_JOB_ID \\$SLURMD_NODENAME \\$TASKFS_RANK/\\$TASKFS_SIZE'" > $n/ctl && cat $n/wait >/dev/null && cat $n/stdout && cat $n/topology`,
     );
     expect(res.stderr).toBe('');
-    const [n, ...lines] = res.stdout.trim().split('\n');
+    const [n, ...lines] = res.stdout.split('\n');
+    // A session spanning the job's two hosts, each host one leaf.
+    expect(lines.pop()).toBe('0/0 0/1');
     const held = await queue();
     expect(held).toMatch(/^\d+ taskfs RUNNING$/);
     const job = held.split(' ')[0];
-    // Both leaves ran inside that job, one on each of its nodes.
-    expect(lines.sort()).toEqual([`${hostname()} ${job} n1`, `${hostname()} ${job} n2`]);
+    // Both leaves ran inside that job, one on each of its nodes, ranked in topology order.
+    expect(lines.sort()).toEqual([`${hostname()} ${job} n1 0/2`, `${hostname()} ${job} n2 1/2`]);
     expect((await sh2(`cat ${n}/status`)).stdout).toMatch(/^(cmd\/\d+ \d+ Done \S+ sh\n){2}$/);
     expect((await sh2('cat nodes/slurm-debug/allocations')).stdout).toBe(`${job} n1:1 n2:1\n`);
     expect((await sh2('ls nodes/slurm-debug')).stdout.split('\n')).toEqual(

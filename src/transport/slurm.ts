@@ -96,13 +96,8 @@ export class SlurmPartition implements LeafSource {
     const held: Held = { allocation, hosts: [] };
     this.held.add(held);
     this.known = undefined;
-    const end = async () => {
-      this.held.delete(held);
-      this.known = undefined;
-      await Promise.allSettled(held.hosts.map((h) => h.close()));
-      await allocation.end();
-    };
     try {
+      if (this.closing) throw new FsError('EIO', `${this.name}: stopping`);
       const started = await Promise.allSettled(
         allocation.hosts.map((h) => allocation.connectHost(h, `${allocation.jobId}.${h.name}`)),
       );
@@ -118,25 +113,27 @@ export class SlurmPartition implements LeafSource {
         ...bound,
         release: async () => {
           await bound.release().catch(() => undefined);
-          await end();
+          await this.end(held);
         },
       };
     } catch (err) {
-      await end();
+      await this.end(held);
       throw err;
     }
+  }
+
+  /** Close the hosts' channels (their serves stop), then end the job. */
+  private async end(held: Held): Promise<void> {
+    this.held.delete(held);
+    this.known = undefined;
+    await Promise.allSettled(held.hosts.map((h) => h.close()));
+    await held.allocation.end();
   }
 
   /** End every allocation still held. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled(
-      [...this.held].map(async (h) => {
-        this.held.delete(h);
-        await Promise.allSettled(h.hosts.map((c) => c.close()));
-        await h.allocation.end();
-      }),
-    );
+    await Promise.allSettled([...this.held].map((h) => this.end(h)));
   }
 
   mountLine(): string {

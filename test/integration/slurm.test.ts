@@ -95,6 +95,12 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
     expect(refused.stdout).toMatch(/salloc: unrecognized option '--bogus'/);
     await bad.stop();
 
+    // A partition named in the options (salloc takes the last -p) is Slurm's to refuse, at res.
+    const elsewhere = await mount('--slurm-option=--partition=nosuch');
+    const noPartition = await sh(`n=$(cat clone) && (echo 'res 1' > $n/ctl; cat $n/err)`, { cwd: elsewhere.mnt, env });
+    expect(noPartition.stdout).toMatch(/^slurm: salloc: invalid partition specified: nosuch/);
+    await elsewhere.stop();
+
     // A host without taskfs: srun's complaint names the host, and the allocation is ended.
     const none = await startMount(['--slurm', 'debug', '--slurm-taskfs', '/nonexistent/taskfs', '--slots', '0'], {
       env,
@@ -104,14 +110,17 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
     await until(async () => (await queue()) === '', 15_000, 250);
     await none.stop();
 
-    await expect(startMount(['--slurm', 'nosuch', '--slots', '0'], { env })).rejects.toThrow(
+    const dir = await mkdtemp(join(tmpdir(), 'taskfs-slurm-nosuch-'));
+    await expect(startMount(['--slurm', 'nosuch', '--slots', '0'], { env, dir })).rejects.toThrow(
       /no partition nosuch \(sinfo knows: debug\)/,
     );
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('leaves no job in squeue when the daemon is killed outright', async () => {
     const d = await mount();
-    const r = await sh(`n=$(cat clone) && echo 'res 2' > $n/ctl && echo "exec sleep 300" > $n/ctl`, {
+    const marker = `300.${process.pid}`; // a sleep of our own among the machine's processes
+    const r = await sh(`n=$(cat clone) && echo 'res 2' > $n/ctl && echo "exec sleep ${marker}" > $n/ctl`, {
       cwd: d.mnt,
       env,
     });
@@ -120,6 +129,6 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
     await d.stop('SIGKILL');
     // salloc's stdin closed with the daemon: Slurm takes the allocation back, its steps end.
     await until(async () => (await queue()) === '', 15_000, 250);
-    await until(async () => (await pidsMatching(/^sleep 300$/)).length === 0, 15_000, 250);
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 0, 15_000, 250);
   });
 });

@@ -63,9 +63,15 @@ export class SlurmAllocation {
   /**
    * Ask Slurm for `tasks` tasks; resolves when they are granted. Slurm's
    * refusal (a bad partition or option, more CPUs than there are) rejects
-   * with Slurm's words. A request Slurm queues waits, as salloc does.
+   * with Slurm's words. A request Slurm queues waits, as salloc does,
+   * until `signal` withdraws it.
    */
-  static request(settings: SlurmSettings, tasks: number, jobName: string): Promise<SlurmAllocation> {
+  static request(
+    settings: SlurmSettings,
+    tasks: number,
+    jobName: string,
+    signal: AbortSignal,
+  ): Promise<SlurmAllocation> {
     const args = ['-p', settings.partition, '-n', String(tasks), '-J', jobName, ...settings.options];
     log('salloc %o', args);
     // Detached, as the serves are: a Ctrl-C at the daemon's terminal is the
@@ -78,6 +84,10 @@ export class SlurmAllocation {
     salloc.stderr.setEncoding('utf8');
     salloc.stderr.on('data', (c: string) => (stderr += c));
     salloc.stdin.on('error', () => undefined); // salloc gone: its exit says why
+    // The node stopping while Slurm queues the request: salloc, signalled, withdraws it.
+    const withdraw = () => salloc.kill('SIGTERM');
+    signal.addEventListener('abort', withdraw, { once: true });
+    void sallocExit.then(() => signal.removeEventListener('abort', withdraw));
     return new Promise((resolve, reject) => {
       salloc.on('error', (err: NodeJS.ErrnoException) =>
         reject(

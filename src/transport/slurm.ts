@@ -45,7 +45,8 @@ export class SlurmPartition implements LeafSource {
   private readonly lostCtl = new AbortController();
   private readonly held = new Set<Held>();
   private known?: { at: number; lines: CapacityLine[] };
-  private closing = false;
+  /** Aborted when the partition is closed: requests still queued are withdrawn. */
+  private readonly closingCtl = new AbortController();
 
   private constructor(
     readonly name: string,
@@ -91,13 +92,13 @@ export class SlurmPartition implements LeafSource {
    * allocation has one host, else a session spanning the hosts.
    */
   async reserve(share: number, os: string, machine: string): Promise<BoundSession> {
-    if (this.closing) throw new FsError('EIO', `${this.name}: stopping`);
-    const allocation = await SlurmAllocation.request(this.settings, share, JOB_NAME);
+    if (this.closingCtl.signal.aborted) throw new FsError('EIO', `${this.name}: stopping`);
+    const allocation = await SlurmAllocation.request(this.settings, share, JOB_NAME, this.closingCtl.signal);
     const held: Held = { allocation, hosts: [] };
     this.held.add(held);
     this.known = undefined;
     try {
-      if (this.closing) throw new FsError('EIO', `${this.name}: stopping`);
+      if (this.closingCtl.signal.aborted) throw new FsError('EIO', `${this.name}: stopping`);
       const started = await Promise.allSettled(
         allocation.hosts.map((h) => allocation.connectHost(h, `${allocation.jobId}.${h.name}`)),
       );
@@ -132,7 +133,7 @@ export class SlurmPartition implements LeafSource {
 
   /** End every allocation still held. */
   async close(): Promise<void> {
-    this.closing = true;
+    this.closingCtl.abort();
     await Promise.allSettled([...this.held].map((h) => this.end(h)));
   }
 

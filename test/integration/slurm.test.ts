@@ -77,7 +77,12 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
     expect(one.stderr).toBe('');
     const [alone] = (await queue()).split(' ');
     expect(one.stdout).toBe(`${alone}\n0`);
+    // A request Slurm must queue (2 CPUs, 1 idle) waits in the res write...
+    const queued = sh2(`n=$(cat clone) && echo 'res 2' > $n/ctl`);
+    await until(async () => / PENDING$/m.test(await queue()), 15_000, 250);
+    // ...and stopping the node withdraws it and ends the allocation held.
     expect(await d.stop()).toBe(0);
+    expect((await queued).code).not.toBe(0);
     await until(async () => (await queue()) === '', 15_000, 250);
   });
 

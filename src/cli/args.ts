@@ -1,6 +1,7 @@
 /** The options `mount` and `serve` share, parsed once. */
 import { parseArgs } from 'node:util';
-import { nodeOptions } from './options.js';
+import { expandHostlist } from '../transport/hostlist.js';
+import { nodeOptions, sshOptions } from './options.js';
 import type { RuntimeOptions } from './runtime.js';
 import { usage } from './usage.js';
 
@@ -12,6 +13,9 @@ export const nodeOptionSpec = {
   listen: { type: 'string' },
   stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
+  hosts: { type: 'string', multiple: true },
+  'ssh-taskfs': { type: 'string' },
+  'ssh-option': { type: 'string', multiple: true },
   key: { type: 'string' },
   slurm: { type: 'string' },
   'slurm-option': { type: 'string', multiple: true },
@@ -63,6 +67,8 @@ export function parseNodeArgs(argv: string[]): NodeArgs {
       node: nodeOptions(values),
       listen: values.listen,
       remotes: values.remote ?? [],
+      hosts: (values.hosts ?? []).flatMap(expandHostlist),
+      ssh: sshOptions(values, process.env),
       keyFile: values.key,
       slurm: {
         partition: values.slurm,

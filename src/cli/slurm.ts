@@ -17,12 +17,17 @@ export interface SlurmFlags {
 /** slurm!PARTITION */
 const SLURM_ADDRESS = /^slurm!([^!\s]+)$/;
 
-export async function addSlurm(node: TaskNode, flags: SlurmFlags): Promise<void> {
+/** Makes `node` take `slurm!PARTITION` addresses: a partition with these options. */
+export function reachBySlurm(node: TaskNode, flags: SlurmFlags): void {
   const settings = (partition: string): SlurmSettings => ({ partition, options: flags.options, taskfs: flags.taskfs });
   const connect = node.connectChild;
   node.connectChild = (name, addr) => {
     const m = SLURM_ADDRESS.exec(addr);
     return m ? SlurmPartition.open(name, settings(m[1]!)) : connect(name, addr);
   };
+}
+
+/** --slurm PARTITION: that partition as the child slurm-PARTITION. */
+export async function mountSlurm(node: TaskNode, flags: SlurmFlags): Promise<void> {
   if (flags.partition !== undefined) await node.mountChild(`slurm!${flags.partition}`, `slurm-${flags.partition}`);
 }

@@ -33,13 +33,17 @@ export async function startMount(
 }
 
 /** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
-export async function startServe(args: string[] = []): Promise<Daemon & { addr: string }> {
+export async function startServe(
+  args: string[] = [],
+  opts: { env?: Record<string, string> } = {},
+): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
   const d = await startDaemon(
     ['serve', '--listen', 'tcp!127.0.0.1!0', '--workdir', join(dir, 'work'), ...args],
     dir,
     '',
     /listening on (\S+)/,
+    opts.env,
   );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }

@@ -4,14 +4,15 @@
  * live in a handle table keyed by the FUSE file handle.
  */
 import { constants as fsc } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
+import { isMounted } from './mountinfo.js';
 import { isDir, type FileStat, type Node, type OpenFile } from '../ns/types.js';
 import { pathNames, walkNames } from '../ns/walk.js';
 import { toErrno } from './errno.js';
-import { loadFuse, lazyUnmount, type FuseInstance } from './native.js';
+import type { Count, Done, FuseInstance, FuseOps, FuseStat, Reply } from './fuse-types.js';
+import { loadFuse, lazyUnmount } from './native.js';
 
 const log = createDebug('taskfs:fuse');
 const S_IFDIR = 0o040000;
@@ -126,123 +127,104 @@ export class FuseMount {
     return h;
   }
 
-  private ops() {
-    // Every op answers through `reply`, so errors are mapped in one place.
-    const reply = <T>(
-      cb: (code: number, value?: T) => void,
-      work: () => Promise<T>,
-      ok: (v: T) => [number, T?] = (v) => [0, v],
-    ) => {
-      work().then(
-        (v) => cb(...ok(v)),
-        (err) => {
-          if (!(err instanceof FsError)) log('op failed: %O', err);
-          cb(toErrno(err));
-        },
-      );
-    };
-
+  /** The binding's operations: each a small handler; refusals share one answer. */
+  private ops(): FuseOps {
+    const refuse = (code: 'EPERM' | 'EACCES') => toErrno(new FsError(code, 'permission denied'));
     return {
-      getattr: (path: string, cb: any) => {
-        const st = this.quickStat(path);
-        if (st && !(st instanceof Promise)) return cb(0, toStat(st));
-        reply(cb, async () => toStat(await (st ?? (await this.resolve(path)).stat())));
-      },
-      fgetattr: (path: string, _fd: number, cb: any) =>
-        reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
-      readdir: (path: string, cb: (code: number, names?: string[]) => void) => {
-        this.resolve(path)
-          .then((node) => {
-            if (!node.list) throw new FsError('ENOTDIR', 'not a directory');
-            return node.list();
-          })
-          .then(
-            (stats) => cb(0, ['.', '..', ...stats.map((s) => s.name)]),
-            (err) => cb(toErrno(err)),
-          );
-      },
-      open: (path: string, flags: number, cb: any) =>
-        reply(cb, async () => {
-          const node = await this.resolve(path);
-          if (!node.open) throw new FsError('EISDIR', 'is a directory');
-          const acc = flags & O_ACCMODE;
-          const file = await node.open({ read: acc !== 1, write: acc !== 0, truncate: (flags & fsc.O_TRUNC) !== 0 });
-          const fd = this.allocHandle();
-          this.handles.set(fd, file);
-          return fd;
-        }),
-      read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
-        let file: OpenFile;
-        try {
-          file = this.handle(fd);
-        } catch (err) {
-          return cb(toErrno(err));
-        }
-        // The kernel's buffer stays ours until cb: output is read straight into it.
-        const signal = this.interrupts.signal();
-        const reading = file.readInto
-          ? file.readInto(buf.subarray(0, len), pos, signal)
-          : file.read(pos, len, signal).then((d) => d.copy(buf));
-        reading.then(cb, (err) => cb(toErrno(err)));
-      },
-      write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
-        // The buffer is the kernel's: copy it before going async.
-        const data = Buffer.from(buf.subarray(0, len));
-        Promise.resolve()
-          .then(() => this.handle(fd).write(data, pos))
-          .then(
-            (n) => cb(n),
-            (err) => cb(toErrno(err)),
-          );
-      },
-      release: (_path: string, fd: number, cb: (n: number) => void) => {
-        const h = this.handles.get(fd);
-        this.handles.delete(fd);
-        if (!h) return cb(0);
-        h.close().then(
-          () => cb(0),
-          (err) => {
-            log('close: %O', err);
-            cb(0);
-          },
-        );
-      },
-      truncate: (path: string, size: number, cb: any) =>
-        reply(
-          cb,
-          async () => {
-            if (size === 0) await (await this.resolve(path)).truncate?.();
-          },
-          () => [0],
-        ),
-      ftruncate: (path: string, _fd: number, size: number, cb: any) =>
-        reply(
-          cb,
-          async () => {
-            if (size === 0) await (await this.resolve(path)).truncate?.();
-          },
-          () => [0],
-        ),
-      rmdir: (path: string, cb: any) =>
-        reply(
-          cb,
-          async () => {
-            const node = await this.resolve(path);
-            if (!node.remove) throw new FsError('EPERM', 'permission denied');
-            await node.remove();
-          },
-          () => [0],
-        ),
-      unlink: (_path: string, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
-      mkdir: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
-      create: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EACCES', 'permission denied'))),
-      rename: (_a: string, _b: string, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
+      getattr: (path, cb) => this.getattr(path, cb),
+      fgetattr: (path, _fd, cb) => reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
+      readdir: (path, cb) => reply(cb, () => this.readdir(path)),
+      open: (path, flags, cb) => reply(cb, () => this.open(path, flags)),
+      read: (_path, fd, buf, len, pos, cb) => this.read(fd, buf, len, pos, cb),
+      write: (_path, fd, buf, len, pos, cb) => this.write(fd, buf, len, pos, cb),
+      release: (_path, fd, cb) => this.release(fd, cb),
+      truncate: (path, size, cb) => done(cb, () => this.truncate(path, size)),
+      ftruncate: (path, _fd, size, cb) => done(cb, () => this.truncate(path, size)),
+      rmdir: (path, cb) => done(cb, () => this.rmdir(path)),
+      unlink: (_path, cb) => cb(refuse('EPERM')),
+      mkdir: (_path, _mode, cb) => cb(refuse('EPERM')),
+      create: (_path, _mode, cb) => cb(refuse('EACCES')),
+      rename: (_src, _dest, cb) => cb(refuse('EPERM')),
       // touch(1) and editors set times: accepted, synthetic files keep none.
-      utimens: (_path: string, _a: unknown, _m: unknown, cb: any) => cb(0),
-      chmod: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
-      chown: (_path: string, _u: number, _g: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
-      flush: (_path: string, _fd: number, cb: any) => cb(0),
+      utimens: (_path, _atime, _mtime, cb) => cb(0),
+      chmod: (_path, _mode, cb) => cb(refuse('EPERM')),
+      chown: (_path, _uid, _gid, cb) => cb(refuse('EPERM')),
+      flush: (_path, _fd, cb) => cb(0),
     };
+  }
+
+  /** The hottest op: answered without a promise when the walk and the stat are known at once. */
+  private getattr(path: string, cb: Reply<FuseStat>): void {
+    const st = this.quickStat(path);
+    if (st && !(st instanceof Promise)) return cb(0, toStat(st));
+    reply(cb, async () => toStat(await (st ?? (await this.resolve(path)).stat())));
+  }
+
+  private async readdir(path: string): Promise<string[]> {
+    const node = await this.resolve(path);
+    if (!node.list) throw new FsError('ENOTDIR', 'not a directory');
+    return ['.', '..', ...(await node.list()).map((s) => s.name)];
+  }
+
+  private async open(path: string, flags: number): Promise<number> {
+    const node = await this.resolve(path);
+    if (!node.open) throw new FsError('EISDIR', 'is a directory');
+    const acc = flags & O_ACCMODE;
+    const file = await node.open({ read: acc !== 1, write: acc !== 0, truncate: (flags & fsc.O_TRUNC) !== 0 });
+    const fd = this.allocHandle();
+    this.handles.set(fd, file);
+    return fd;
+  }
+
+  private read(fd: number, buf: Buffer, len: number, pos: number, cb: Count): void {
+    let file: OpenFile;
+    try {
+      file = this.handle(fd);
+    } catch (err) {
+      return cb(toErrno(err));
+    }
+    // The kernel's buffer stays ours until cb: output is read straight into it.
+    const signal = this.interrupts.signal();
+    const reading = file.readInto
+      ? file.readInto(buf.subarray(0, len), pos, signal)
+      : file.read(pos, len, signal).then((d) => d.copy(buf));
+    reading.then(cb, (err) => cb(toErrno(err)));
+  }
+
+  private write(fd: number, buf: Buffer, len: number, pos: number, cb: Count): void {
+    // The buffer is the kernel's: copy it before going async.
+    const data = Buffer.from(buf.subarray(0, len));
+    Promise.resolve()
+      .then(() => this.handle(fd).write(data, pos))
+      .then(
+        (n) => cb(n),
+        (err) => cb(toErrno(err)),
+      );
+  }
+
+  /** A close always succeeds for the kernel; a failure is only logged. */
+  private release(fd: number, cb: Done): void {
+    const h = this.handles.get(fd);
+    this.handles.delete(fd);
+    if (!h) return cb(0);
+    h.close().then(
+      () => cb(0),
+      (err) => {
+        log('close: %O', err);
+        cb(0);
+      },
+    );
+  }
+
+  /** `>` truncates to 0 first; synthetic files have no other length to cut to. */
+  private async truncate(path: string, size: number): Promise<void> {
+    if (size === 0) await (await this.resolve(path)).truncate?.();
+  }
+
+  private async rmdir(path: string): Promise<void> {
+    const node = await this.resolve(path);
+    if (!node.remove) throw new FsError('EPERM', 'permission denied');
+    await node.remove();
   }
 
   private allocHandle(): number {
@@ -253,7 +235,23 @@ export class FuseMount {
   }
 }
 
-function toStat(s: FileStat) {
+/** Every op with a value answers through here, so errors are mapped in one place. */
+function reply<T>(cb: Reply<T>, work: () => Promise<T>): void {
+  work().then(
+    (v) => cb(0, v),
+    (err) => {
+      if (!(err instanceof FsError)) log('op failed: %O', err);
+      cb(toErrno(err));
+    },
+  );
+}
+
+/** As reply, for ops that answer only 0 or an errno. */
+function done(cb: Done, work: () => Promise<void>): void {
+  reply((code) => cb(code), work);
+}
+
+function toStat(s: FileStat): FuseStat {
   const when = s.mtime * 1000; // the binding takes milliseconds as well as Dates: no Date per getattr
   const dir = isDir(s);
   return {
@@ -266,11 +264,6 @@ function toStat(s: FileStat) {
     atime: when,
     ctime: when,
   };
-}
-
-export async function isMounted(mountpoint: string): Promise<boolean> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return table.split('\n').some((line) => line.split(' ')[4] === mountpoint.replace(/ /g, '\\040'));
 }
 
 /**

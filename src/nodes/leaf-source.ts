@@ -5,7 +5,7 @@
  * and knows nothing more about them.
  */
 import type { Node } from '../ns/types.js';
-import type { BoundSession } from '../taskfs/bound-session.js';
+import type { BoundSession } from './bound-session.js';
 import type { CapacityLine } from './distribute.js';
 
 export interface LeafSource {

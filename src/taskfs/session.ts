@@ -7,11 +7,11 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
-import { leafCount, readChildFile, type BoundSession } from './bound-session.js';
-import { quote, tokenize } from './quote.js';
+import { leafCount, readChildFile, type BoundSession } from '../nodes/bound-session.js';
+import { quote, tokenize } from '../ns/quote.js';
 import { Run } from './run.js';
 import { parseEnv, validateSetting, type SettingName } from './settings.js';
 import type { TaskNode } from './node.js';
@@ -160,8 +160,7 @@ export class Session {
   }
 
   private wakeRunWaiters(): void {
-    for (const w of this.runWaiters) w();
-    this.runWaiters.clear();
+    wakeAll(this.runWaiters);
   }
 
   // ---- verbs ------------------------------------------------------------

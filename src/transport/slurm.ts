@@ -14,9 +14,9 @@ import type { Node } from '../ns/types.js';
 import type { ChildNode } from '../nodes/child-node.js';
 import { formatCapacity, sumCapacity, type CapacityLine } from '../nodes/distribute.js';
 import type { LeafSource } from '../nodes/leaf-source.js';
-import type { BoundSession } from '../taskfs/bound-session.js';
+import type { BoundSession } from '../nodes/bound-session.js';
 import { TaskNode } from '../taskfs/node.js';
-import { quote } from '../taskfs/quote.js';
+import { quote } from '../ns/quote.js';
 import { SlurmAllocation, type SlurmSettings } from './slurm-allocation.js';
 import { parseIdleCpus, parseNodeKinds, runSlurm, type SlurmNodeKind } from './slurm-commands.js';
 

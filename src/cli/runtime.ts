@@ -15,6 +15,7 @@ import type { Scheduler } from '../jobs/scheduler.js';
 import { freeWorkdir, startJobs } from './jobs.js';
 import { mountHosts, reachBySsh, sshName } from '../transport/reach.js';
 import type { SshOptions } from '../transport/ssh.js';
+import { mountSlurm, reachBySlurm, type SlurmFlags } from './slurm.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
@@ -29,6 +30,8 @@ export interface RuntimeOptions {
   keyFile?: string;
   /** No --workdir was given: another live node's default one is not taken (jobs.ts). */
   defaultWorkdir?: boolean;
+  /** --slurm, --slurm-option, --slurm-taskfs. */
+  slurm?: SlurmFlags;
 }
 
 export interface Runtime {
@@ -49,6 +52,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
   const ssh = reachBySsh(node, opts.ssh);
+  if (opts.slurm) reachBySlurm(node, opts.slurm);
   await node.start();
   let listener: Listener | undefined;
   let web: WebMonitor | undefined;
@@ -58,6 +62,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
     await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
+    if (opts.slurm) await mountSlurm(node, opts.slurm);
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
     if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
   } catch (err) {

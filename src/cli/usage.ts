@@ -20,6 +20,10 @@ const nodeOptions = `  --slots N        leaf capacity of this node (default: the
   --ssh-option OPT ssh -o OPT for every ssh child (repeatable), e.g. Port=2222
   --key FILE       shared secret (the file's content, mode 0600): 9P clients
                    must prove they hold it, and children must prove it to us
+  --slurm PARTITION  mount that Slurm partition as a child node: its capacity
+                   is its idle CPUs, res N there is an allocation of N tasks
+  --slurm-option=OPT given to salloc and srun as it is (repeatable)
+  --slurm-taskfs PATH  taskfs on the allocated hosts (default: taskfs)
   --max-sessions N sessions on this node, leaves included (default 10000)
   --max-leaves N   leaves one res may ask for (default 4096)
   --spool-limit B  output one leaf may spool before it is paused, e.g. 512M

@@ -9,12 +9,12 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
-import type { ChildNode } from '../nodes/child-node.js';
+import type { LeafSource } from '../nodes/leaf-source.js';
 import { quote, tokenize } from '../ns/quote.js';
 import type { TaskRun, Worker } from './worker.js';
 
 /** Attributes a joined worker announced, by its child node (set by the join door before adoption). */
-export const joinedAttrs = new WeakMap<ChildNode, Map<string, string>>();
+export const joinedAttrs = new WeakMap<LeafSource, Map<string, string>>();
 
 const CAPACITY_REFRESH_MS = 5000;
 
@@ -25,7 +25,7 @@ export class ChildWorker implements Worker {
   private busy = 0;
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly child: ChildNode) {
+  constructor(private readonly child: LeafSource) {
     this.attrs = new Map(joinedAttrs.get(child));
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), CAPACITY_REFRESH_MS).unref();

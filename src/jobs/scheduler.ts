@@ -9,7 +9,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
-import type { ChildNode } from '../nodes/child-node.js';
+import type { LeafSource } from '../nodes/leaf-source.js';
 import type { TaskNode } from '../taskfs/node.js';
 import { quote, tokenize } from '../ns/quote.js';
 import { ChildWorker } from './child-worker.js';
@@ -48,7 +48,7 @@ export class Scheduler {
   private again = false;
   private stopping = false;
   private compacting?: Promise<void>;
-  private readonly onChild = (child: ChildNode) => this.addWorker(new ChildWorker(child));
+  private readonly onChild = (child: LeafSource) => this.addWorker(new ChildWorker(child));
 
   private constructor(
     readonly node: TaskNode,

@@ -15,6 +15,7 @@ import { SpareFid, type RemoteFile, type RemoteNode, type WalkedFid } from '../n
 import type { BoundSession } from './bound-session.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
 import { guardLost, type SessionFiles } from './lost-guard.js';
+import type { LeafSource } from './leaf-source.js';
 
 const log = createDebug('taskfs:nodes');
 
@@ -53,7 +54,7 @@ interface ReservedSession {
  */
 const WALKED_AHEAD = ['wait'];
 
-export class ChildNode {
+export class ChildNode implements LeafSource {
   private lostReason?: string;
   private known?: { at: number; lines: CapacityLine[] };
   private readonly lostCtl = new AbortController();

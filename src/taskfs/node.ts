@@ -10,6 +10,7 @@ import { allOrNone } from '../ns/all-or-none.js';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { ChildNode } from '../nodes/child-node.js';
+import type { LeafSource } from '../nodes/leaf-source.js';
 import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
 import { reserveLocalSlots } from './local-slots.js';
 import type { BoundSession } from '../nodes/bound-session.js';
@@ -48,7 +49,7 @@ export const defaultLimits: Limits = { sessions: 10_000, leaves: 4096, spool: 16
 export class TaskNode {
   readonly sessions = new Map<number, Session>();
   /** Child nodes by name, in mount order: where reservations go when there are any. */
-  readonly childNodes = new Map<string, ChildNode>();
+  readonly childNodes = new Map<string, LeafSource>();
   /**
    * Child nodes that could not be mounted, or were lost, by name: `ns` and
    * `status` show them (README "SSH and hostlists") until they are mounted
@@ -71,7 +72,7 @@ export class TaskNode {
    * Told when a slot may have freed (a session left the node) and when a
    * child node comes: the job scheduler above hands out the same capacity.
    */
-  readonly watchers = { slotFreed: new Set<() => void>(), childAdded: new Set<(child: ChildNode) => void>() };
+  readonly watchers = { slotFreed: new Set<() => void>(), childAdded: new Set<(child: LeafSource) => void>() };
   /**
    * The daemon's environment, read once: every leaf starts from it
    * (process.env is a slow, syscall-backed object to copy per leaf).
@@ -232,7 +233,7 @@ export class TaskNode {
    * command line adds other ways of reaching a node (ssh, Slurm) by
    * wrapping this, since those live above this layer.
    */
-  connectChild: (name: string, addr: string) => Promise<ChildNode> = (name, addr) => ChildNode.connect(name, addr);
+  connectChild: (name: string, addr: string) => Promise<LeafSource> = (name, addr) => ChildNode.connect(name, addr);
 
   /** Mount a child node: its root appears as nodes/NAME and it takes shares of reservations. */
   async mountChild(addr: string, name: string): Promise<void> {
@@ -265,7 +266,7 @@ export class TaskNode {
   }
 
   /** A connected child, or the reason it is down (kept for `ns` and `status`). */
-  private async dialChild(addr: string, name: string): Promise<ChildNode> {
+  private async dialChild(addr: string, name: string): Promise<LeafSource> {
     if (!/^[\w.-]+$/.test(name)) throw new FsError('EINVAL', `mount: bad node name ${JSON.stringify(name)}`);
     if (this.childNodes.has(name)) throw new FsError('EEXIST', `mount: ${name} is already mounted`);
     try {
@@ -279,7 +280,7 @@ export class TaskNode {
   }
 
   /** Takes a child node already connected (a worker that dialed in, say) under its own name. */
-  adoptChild(child: ChildNode): void {
+  adoptChild(child: LeafSource): void {
     const name = child.name;
     if (this.childNodes.has(name)) {
       void child.close();

@@ -127,7 +127,10 @@ export function sh(
 }
 
 /** `sh` that must succeed: returns stdout. */
-export async function run(script: string, opts: { cwd?: string; timeout?: number } = {}): Promise<string> {
+export async function run(
+  script: string,
+  opts: { cwd?: string; timeout?: number; env?: Record<string, string> } = {},
+): Promise<string> {
   const r = await sh(script, opts);
   if (r.code !== 0) throw new Error(`sh -c ${JSON.stringify(script)} exited ${r.code}: ${r.stderr}`);
   return r.stdout;

@@ -120,6 +120,20 @@ export class FuseMount {
     return node.quickStat?.();
   }
 
+  /** mkdir and creat: only directories that offer create (fs/) take new names. */
+  private async create(path: string, dir: boolean): Promise<Node> {
+    const names = pathNames(path);
+    const parent = await walkNames(this.root, names.slice(0, -1));
+    if (!parent.create) throw new FsError('EACCES', 'permission denied');
+    return parent.create(names[names.length - 1]!, dir);
+  }
+
+  private async remove(path: string): Promise<void> {
+    const node = await this.resolve(path);
+    if (!node.remove) throw new FsError('EPERM', 'permission denied');
+    await node.remove();
+  }
+
   private handle(fd: number): OpenFile {
     const h = this.handles.get(fd);
     if (!h) throw new FsError('EBADF', 'bad file handle');
@@ -210,32 +224,41 @@ export class FuseMount {
       truncate: (path: string, size: number, cb: any) =>
         reply(
           cb,
-          async () => {
-            if (size === 0) await (await this.resolve(path)).truncate?.();
-          },
+          async () => void (await (await this.resolve(path)).truncate?.(size)),
           () => [0],
         ),
       ftruncate: (path: string, _fd: number, size: number, cb: any) =>
         reply(
           cb,
-          async () => {
-            if (size === 0) await (await this.resolve(path)).truncate?.();
-          },
+          async () => void (await (await this.resolve(path)).truncate?.(size)),
           () => [0],
         ),
       rmdir: (path: string, cb: any) =>
         reply(
           cb,
-          async () => {
-            const node = await this.resolve(path);
-            if (!node.remove) throw new FsError('EPERM', 'permission denied');
-            await node.remove();
-          },
+          () => this.remove(path),
           () => [0],
         ),
-      unlink: (_path: string, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
-      mkdir: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
-      create: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EACCES', 'permission denied'))),
+      unlink: (path: string, cb: any) =>
+        reply(
+          cb,
+          () => this.remove(path),
+          () => [0],
+        ),
+      mkdir: (path: string, _mode: number, cb: any) =>
+        reply(
+          cb,
+          async () => void (await this.create(path, true)),
+          () => [0],
+        ),
+      create: (path: string, _mode: number, cb: any) =>
+        reply(cb, async () => {
+          const node = await this.create(path, false);
+          const file = await node.open!({ read: true, write: true });
+          const fd = this.allocHandle();
+          this.handles.set(fd, file);
+          return fd;
+        }),
       rename: (_a: string, _b: string, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
       // touch(1) and editors set times: accepted, synthetic files keep none.
       utimens: (_path: string, _a: unknown, _m: unknown, cb: any) => cb(0),

@@ -3,13 +3,13 @@
  * root: it pins no fid. Each operation walks a fresh fid from the root fid,
  * uses it and clunks it, so thousands of nodes cost nothing on the server.
  */
-import type { FileStat, Node, OpenFile, OpenMode } from '../ns/types.js';
+import { DMDIR, type FileStat, type Node, type OpenFile, type OpenMode } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import { unpackStats } from './codec.js';
 import { IOHDRSZ, OREAD, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Msg, TMessage, Untagged } from './messages.js';
 import type { ReplyName } from './mux.js';
-import { fromWireStat } from './stat.js';
+import { dontTouchStat, fromWireStat } from './stat.js';
 
 /** What a RemoteNode needs from the client. */
 export interface Remote {
@@ -84,6 +84,22 @@ export class RemoteNode implements Node {
 
   remove(): Promise<void> {
     return this.prewalk().remove();
+  }
+
+  /** Tcreate, then the fid is clunked: the new file is opened by path like any other. */
+  async create(name: string, dir: boolean): Promise<Node> {
+    if (!walkable(name)) throw new FsError('EINVAL', `bad file name ${JSON.stringify(name)}`);
+    await this.withFid((fid) =>
+      this.remote.rpc({ type: 'Tcreate', fid, name, perm: dir ? (DMDIR | 0o755) >>> 0 : 0o644, mode: OREAD }),
+    );
+    return new RemoteNode(this.remote, [...this.path, name]);
+  }
+
+  /** A Twstat of the length alone. */
+  async truncate(length = 0): Promise<void> {
+    await this.withFid((fid) =>
+      this.remote.rpc({ type: 'Twstat', fid, stat: { ...dontTouchStat(), length: BigInt(length) } }),
+    );
   }
 
   /** A fid walked to this node from now on, for an open or a remove later. */

@@ -58,8 +58,8 @@ export function dontTouchStat(): Stat {
 
 /**
  * What a Twstat asks for, as far as this server cares: nothing at all
- * (a sync request), truncation to 0 (O_TRUNC from a Unix client), or
- * some other change.
+ * (a sync request), a new length alone (O_TRUNC from a Unix client sends
+ * 0), or some other change.
  */
 export function wstatRequest(st: Stat): 'nothing' | 'truncate' | 'change' {
   const other =
@@ -77,7 +77,7 @@ export function wstatRequest(st: Stat): 'nothing' | 'truncate' | 'change' {
     st.muid !== '';
   if (other) return 'change';
   if (st.length === U64_MAX) return 'nothing';
-  return st.length === 0n ? 'truncate' : 'change';
+  return 'truncate';
 }
 
 function clampU32(n: number): number {

@@ -130,8 +130,8 @@ export function guardLost(child: BoundSession, source: LostSource, id: string, f
           if (sessionFileNames.has(name)) return file(name, files.at(name));
           const real = await child.dir.walk!(name);
           if (!real) return undefined;
-          // Session files are guarded; numbered children are directories, and pass through.
-          return /^\d+$/.test(name) ? real : file(name, real);
+          // Session files are guarded; numbered children and fs/ are directories, and pass through.
+          return /^\d+$/.test(name) || name === 'fs' ? real : file(name, real);
         } catch (err) {
           if (!goneReason(source, err)) throw err;
         }
@@ -150,7 +150,7 @@ export function guardLost(child: BoundSession, source: LostSource, id: string, f
     close: () => child.ctl.close(),
   };
 
-  return { dir, ctl, topology: child.topology, release: child.release, lost: () => source.lost };
+  return { dir, ctl, topology: child.topology, release: child.release, host: child.host, lost: () => source.lost };
 }
 
 function lostLines(count: number, reason: string): string {

@@ -1,4 +1,5 @@
 import type { Node, OpenFile } from '../ns/types.js';
+import type { StagingHost } from './stage-to-child.js';
 
 /**
  * A session bound into another as one of its children: a session somewhere (a slot on this node or
@@ -14,6 +15,11 @@ export interface BoundSession {
   readonly topology: string;
   /** Close the clone handle (the child kills and releases) and remove its session. */
   release(): Promise<void>;
+  /**
+   * The child node this session lives on, whose fs/ is sent the staged
+   * files before exec; absent for a slot of this node, which shares its fs/.
+   */
+  readonly host?: StagingHost;
   /** Why the child's node is gone, if it is (remote children only). */
   lost?(): string | undefined;
 }

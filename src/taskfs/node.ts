@@ -15,6 +15,7 @@ import type { BoundSession } from './bound-session.js';
 import { nodeRoot } from './node-files.js';
 import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
+import { Staging } from './staging.js';
 import { ctlWrite } from './verbs.js';
 
 const log = createDebug('taskfs:node');
@@ -49,6 +50,8 @@ export class TaskNode {
   /** Child nodes by name, in mount order: where reservations go when there are any. */
   readonly childNodes = new Map<string, ChildNode>();
   readonly root: Node;
+  /** fs/: files every leaf gets in its working directory (README "Staging"). */
+  readonly staging: Staging;
   readonly os = type();
   readonly machine = machine();
   readonly limits: Limits;
@@ -73,6 +76,7 @@ export class TaskNode {
 
   constructor(readonly opts: NodeOptions) {
     this.limits = { ...defaultLimits, ...opts.limits };
+    this.staging = new Staging(join(opts.workdir, 'fs'));
     this.root = nodeRoot(this);
   }
 
@@ -97,6 +101,7 @@ export class TaskNode {
     await removeDeadSpools(join(this.opts.workdir, 'spool'));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
+    await this.staging.start();
     await this.startSpawner();
   }
 

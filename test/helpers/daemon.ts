@@ -29,20 +29,29 @@ export async function startMount(args: string[] = [], opts: { dir?: string; mnt?
   return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/);
 }
 
-/** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
-export async function startServe(args: string[] = []): Promise<Daemon & { addr: string }> {
+/**
+ * A `taskfs serve` node on an ephemeral loopback port; `addr` is where it
+ * listens. `wrap` gives a command that execs the rest of its arguments
+ * (e.g. unshare with a tmpfs on the workdir), given the workdir.
+ */
+export async function startServe(
+  args: string[] = [],
+  opts: { wrap?: (workdir: string) => string[] } = {},
+): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
   const d = await startDaemon(
     ['serve', '--listen', 'tcp!127.0.0.1!0', '--workdir', join(dir, 'work'), ...args],
     dir,
     '',
     /listening on (\S+)/,
+    opts.wrap?.(join(dir, 'work')),
   );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
 
-async function startDaemon(argv: string[], dir: string, mnt: string, ready: RegExp): Promise<Daemon> {
-  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+async function startDaemon(argv: string[], dir: string, mnt: string, ready: RegExp, wrap?: string[]): Promise<Daemon> {
+  const [cmd, ...rest] = wrap ? [...wrap, taskfsBin, ...argv] : [taskfsBin, ...argv];
+  const proc = spawn(cmd!, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

@@ -128,6 +128,15 @@ export class FuseMount {
     return parent.create(names[names.length - 1]!, dir);
   }
 
+  /** Within one directory; mv copies and removes on EXDEV. */
+  private async rename(from: string, to: string): Promise<void> {
+    const [a, b] = [pathNames(from), pathNames(to)];
+    const node = await this.resolve(from);
+    if (!node.rename) throw new FsError('EPERM', 'permission denied');
+    if (a.slice(0, -1).join('/') !== b.slice(0, -1).join('/')) throw new FsError('EXDEV', 'rename across directories');
+    await node.rename(b[b.length - 1]!);
+  }
+
   private async remove(path: string): Promise<void> {
     const node = await this.resolve(path);
     if (!node.remove) throw new FsError('EPERM', 'permission denied');
@@ -259,7 +268,12 @@ export class FuseMount {
           this.handles.set(fd, file);
           return fd;
         }),
-      rename: (_a: string, _b: string, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
+      rename: (from: string, to: string, cb: any) =>
+        reply(
+          cb,
+          () => this.rename(from, to),
+          () => [0],
+        ),
       // touch(1) and editors set times: accepted, synthetic files keep none.
       utimens: (_path: string, _a: unknown, _m: unknown, cb: any) => cb(0),
       chmod: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),

@@ -202,19 +202,23 @@ async function stat(s: ConnState, msg: Msg<'Tstat'>): Promise<Reply> {
 }
 
 /**
- * Nothing here can be renamed or chmod-ed. A Twstat that changes nothing
- * is a sync request; one of length alone truncates (length 0 is what Unix
- * clients send for O_TRUNC, so `> file` works; a staged file takes any
- * length). A file that cannot be resized takes length 0 as a no-op.
+ * Nothing here can be chmod-ed. A Twstat that changes nothing is a sync
+ * request. A length truncates (0 is what Unix clients send for O_TRUNC,
+ * so `> file` works; a staged file takes any length), and a file that
+ * cannot be resized takes 0 as a no-op. A name renames, where the tree
+ * offers it (files in fs/).
  */
 async function wstat(s: ConnState, msg: Msg<'Twstat'>): Promise<Reply> {
   const f = lookupFid(s, msg.fid);
   const req = wstatRequest(msg.stat);
   if (req === 'change') throw new FsError('EPERM', 'permission denied');
-  if (req === 'truncate') {
-    const length = ioOffset(msg.stat.length);
-    if (f.node.truncate) await f.node.truncate(length);
+  const node = f.node;
+  if (req.name !== undefined && !node.rename) throw new FsError('EPERM', 'permission denied');
+  if (req.length !== undefined) {
+    const length = ioOffset(req.length);
+    if (node.truncate) await node.truncate(length);
     else if (length !== 0) throw new FsError('EPERM', 'permission denied');
   }
+  if (req.name !== undefined) await node.rename!(req.name);
   return { type: 'Rwstat' };
 }

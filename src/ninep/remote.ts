@@ -95,6 +95,12 @@ export class RemoteNode implements Node {
     return new RemoteNode(this.remote, [...this.path, name]);
   }
 
+  /** A Twstat of the name alone: a new name in the same directory. */
+  async rename(name: string): Promise<void> {
+    if (!walkable(name)) throw new FsError('EINVAL', `bad file name ${JSON.stringify(name)}`);
+    await this.withFid((fid) => this.remote.rpc({ type: 'Twstat', fid, stat: { ...dontTouchStat(), name } }));
+  }
+
   /** A Twstat of the length alone. */
   async truncate(length = 0): Promise<void> {
     await this.withFid((fid) =>

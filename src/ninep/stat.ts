@@ -57,11 +57,11 @@ export function dontTouchStat(): Stat {
 }
 
 /**
- * What a Twstat asks for, as far as this server cares: nothing at all
- * (a sync request), a new length alone (O_TRUNC from a Unix client sends
- * 0), or some other change.
+ * What a Twstat asks for, as far as this server cares: a new length (O_TRUNC
+ * from a Unix client sends 0), a new name, both, nothing at all (a sync
+ * request), or some other change.
  */
-export function wstatRequest(st: Stat): 'nothing' | 'truncate' | 'change' {
+export function wstatRequest(st: Stat): 'change' | { length?: bigint; name?: string } {
   const other =
     st.type !== 0xffff ||
     st.dev !== 0xffffffff ||
@@ -71,13 +71,11 @@ export function wstatRequest(st: Stat): 'nothing' | 'truncate' | 'change' {
     st.mode !== 0xffffffff ||
     st.atime !== 0xffffffff ||
     st.mtime !== 0xffffffff ||
-    st.name !== '' ||
     st.uid !== '' ||
     st.gid !== '' ||
     st.muid !== '';
   if (other) return 'change';
-  if (st.length === U64_MAX) return 'nothing';
-  return 'truncate';
+  return { length: st.length === U64_MAX ? undefined : st.length, name: st.name === '' ? undefined : st.name };
 }
 
 function clampU32(n: number): number {

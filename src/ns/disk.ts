@@ -6,8 +6,8 @@
  * never disagree.
  */
 import { constants as fsc, type BigIntStats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rm, rmdir, truncate, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, open, readdir, rename, rm, rmdir, truncate, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { FsError, asFsError } from './errors.js';
 import { DMDIR, QTDIR, QTFILE, type FileStat, type Node, type OpenFile, type OpenMode } from './types.js';
 
@@ -53,13 +53,24 @@ async function diskStat(path: string): Promise<BigIntStats> {
 }
 
 abstract class DiskEntry {
+  /** Both change with a rename: a 9P fid follows its file. */
   constructor(
-    readonly path: string,
-    readonly name: string,
+    public path: string,
+    public name: string,
   ) {}
 
   async stat(): Promise<FileStat> {
     return toStat(this.name, await diskStat(this.path));
+  }
+
+  async rename(name: string): Promise<void> {
+    checkName(name);
+    const path = join(dirname(this.path), name);
+    await rename(this.path, path).catch((err: unknown) => {
+      throw asFsError(err);
+    });
+    this.path = path;
+    this.name = name;
   }
 }
 

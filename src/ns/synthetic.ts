@@ -125,6 +125,7 @@ export function renamed(node: Node, name: string): Node {
   if (node.remove) wrapper.remove = () => node.remove!();
   if (node.truncate) wrapper.truncate = (n) => node.truncate!(n);
   if (node.create) wrapper.create = (n, d) => node.create!(n, d);
+  if (node.rename) wrapper.rename = (n) => node.rename!(n);
   return wrapper;
 }
 

@@ -57,6 +57,11 @@ export interface Node {
    * directories are made by the node, only staging directories by users.
    */
   create?(name: string, dir: boolean): Promise<Node>;
+  /**
+   * Give this node a new name in the same directory (a file in fs/),
+   * replacing a file of that name; absent means EPERM.
+   */
+  rename?(name: string): Promise<void>;
   /** Remove this node (rmdir of a session, unlink in fs/); absent means EPERM. */
   remove?(): Promise<void>;
   /**

@@ -93,7 +93,10 @@ describe.each([
 
     await expect(fs.create!('a.txt', false)).rejects.toMatchObject({ code: 'EEXIST' });
     await expect(sub.remove!()).rejects.toMatchObject({ code: 'ENOTEMPTY' });
-    await (await sub.walk!('b'))!.remove!();
+    await (await sub.walk!('b'))!.rename!('c');
+    expect((await sub.list!()).map((s) => s.name)).toEqual(['c']);
+    await expect((await sub.walk!('c'))!.rename!('../c')).rejects.toMatchObject({ code: 'EINVAL' });
+    await (await sub.walk!('c'))!.remove!();
     await sub.remove!();
     await a.remove!();
     expect(await fs.list!()).toEqual([]);

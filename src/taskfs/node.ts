@@ -97,8 +97,18 @@ export class TaskNode {
     return join(this.opts.workdir, 'work');
   }
 
+  /** Leaves' own working directories, by session serial; per process like spools. */
+  get leavesDir(): string {
+    return join(this.opts.workdir, 'leaves', String(process.pid));
+  }
+
+  /** What sessions collected (their fs/out/), by session serial; per process like spools. */
+  get outDir(): string {
+    return join(this.opts.workdir, 'out', String(process.pid));
+  }
+
   async start(): Promise<void> {
-    await removeDeadSpools(join(this.opts.workdir, 'spool'));
+    for (const kind of ['spool', 'leaves', 'out']) await removeDeadSpools(join(this.opts.workdir, kind));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
     await this.staging.start();
@@ -135,7 +145,9 @@ export class TaskNode {
     await Promise.allSettled([...this.childNodes.values()].map((c) => c.close()));
     this.childNodes.clear();
     await this.spawnerValue?.close();
-    await rm(this.spoolDir, { recursive: true, force: true }).catch(() => undefined);
+    await Promise.allSettled(
+      [this.spoolDir, this.leavesDir, this.outDir].map((d) => rm(d, { recursive: true, force: true })),
+    );
   }
 
   /** The lowest free number: absent, or a Closed session nobody looks at. */
@@ -303,7 +315,7 @@ export class TaskNode {
   }
 }
 
-/** Spools of nodes that died without cleaning up: nobody can name them any more. */
+/** Spools (and leaf and out directories) of nodes that died without cleaning up: nobody can name them any more. */
 async function removeDeadSpools(dir: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(entry);

@@ -292,11 +292,11 @@ export class Session {
 
   /** Where `collect` puts what it brings back: fs/out/ in this session's view of fs/. */
   outDir(): string {
-    return join(this.node.opts.workdir, 'out', String(this.serial));
+    return join(this.node.outDir, String(this.serial));
   }
 
   private leafDir(): string {
-    return join(this.node.defaultDir, String(this.serial));
+    return join(this.node.leavesDir, String(this.serial));
   }
 
   leafCount(): number {

@@ -11,7 +11,7 @@ import { FsError, asFsError } from '../ns/errors.js';
 import { sendFile } from '../ns/copy.js';
 import type { Node } from '../ns/types.js';
 import { readChildFile } from './bound-session.js';
-import { parseSums, type StagedSum, type Staging } from './staging.js';
+import { formatSums, parseSums, type StagedSum, type Staging } from './staging.js';
 
 /** A child node as staging sees it: where to send, and its name for errors. */
 export interface StagingHost {
@@ -21,6 +21,13 @@ export interface StagingHost {
 
 export async function stageToChild(staging: Staging, host: StagingHost): Promise<void> {
   const ours = await staging.sums();
+  const text = formatSums(ours);
+  // While this node's fs/ is what the child was last left holding, an exec
+  // sends nothing and asks nothing: with nothing staged it costs no round
+  // trip. A child's fs/ changed behind its parent's back is set right once
+  // the parent's fs/ changes.
+  if (staging.mirrored.get(host) === text) return;
+  staging.mirrored.delete(host);
   const theirs = parseSums(await readChildFile(host.fs, '.sums'));
   const wanted = new Set(ours.map((f) => f.rel));
   for (const rel of theirs.keys()) {
@@ -38,6 +45,7 @@ export async function stageToChild(staging: Staging, host: StagingHost): Promise
     staging.sentBytes += f.size;
     staging.sentFiles++;
   }
+  staging.mirrored.set(host, text);
 }
 
 async function sendOne(f: StagedSum, dir: Node): Promise<void> {

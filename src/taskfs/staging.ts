@@ -35,6 +35,8 @@ export class Staging {
   /** Bytes and files this node sent into child nodes' fs/ (`.sent`). */
   sentBytes = 0;
   sentFiles = 0;
+  /** Per child node (a StagingHost), the `.sums` text it was last left holding. */
+  readonly mirrored = new WeakMap<object, string>();
   /** Hashes by path, kept while the file's inode, size and times stay the same. */
   private readonly hashes = new Map<string, { key: string; sha256: string }>();
   readonly tree: Node;

@@ -121,11 +121,11 @@ export class FuseMount {
   }
 
   /** mkdir and creat: only directories that offer create (fs/) take new names. */
-  private async create(path: string, dir: boolean): Promise<Node> {
+  private async create(path: string, dir: boolean, mode?: number): Promise<Node> {
     const names = pathNames(path);
     const parent = await walkNames(this.root, names.slice(0, -1));
     if (!parent.create) throw new FsError('EACCES', 'permission denied');
-    return parent.create(names[names.length - 1]!, dir);
+    return parent.create(names[names.length - 1]!, dir, mode === undefined ? undefined : mode & 0o777);
   }
 
   /** Within one directory; mv copies and removes on EXDEV. */
@@ -254,15 +254,15 @@ export class FuseMount {
           () => this.remove(path),
           () => [0],
         ),
-      mkdir: (path: string, _mode: number, cb: any) =>
+      mkdir: (path: string, mode: number, cb: any) =>
         reply(
           cb,
           async () => void (await this.create(path, true)),
           () => [0],
         ),
-      create: (path: string, _mode: number, cb: any) =>
+      create: (path: string, mode: number, cb: any) =>
         reply(cb, async () => {
-          const node = await this.create(path, false);
+          const node = await this.create(path, false, mode);
           const file = await node.open!({ read: true, write: true });
           const fd = this.allocHandle();
           this.handles.set(fd, file);
@@ -276,7 +276,16 @@ export class FuseMount {
         ),
       // touch(1) and editors set times: accepted, synthetic files keep none.
       utimens: (_path: string, _a: unknown, _m: unknown, cb: any) => cb(0),
-      chmod: (_path: string, _mode: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
+      chmod: (path: string, mode: number, cb: any) =>
+        reply(
+          cb,
+          async () => {
+            const node = await this.resolve(path);
+            if (!node.chmod) throw new FsError('EPERM', 'permission denied');
+            await node.chmod(mode);
+          },
+          () => [0],
+        ),
       chown: (_path: string, _u: number, _g: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
       flush: (_path: string, _fd: number, cb: any) => cb(0),
     };

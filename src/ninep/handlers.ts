@@ -123,7 +123,7 @@ async function create(s: ConnState, msg: Msg<'Tcreate'>, signal: AbortSignal): P
   if (f.node.create === undefined) throw new FsError('EACCES', 'permission denied');
   f.opening = true;
   try {
-    const node = await f.node.create(msg.name, dir);
+    const node = await f.node.create(msg.name, dir, msg.perm & 0o777);
     const qid = assertQid((await node.stat()).qid, 'create');
     const file = dir ? undefined : await node.open!({ read, write });
     if (signal.aborted || s.fids.get(msg.fid) !== f) {
@@ -202,8 +202,8 @@ async function stat(s: ConnState, msg: Msg<'Tstat'>): Promise<Reply> {
 }
 
 /**
- * Nothing here can be chmod-ed. A Twstat that changes nothing is a sync
- * request. A length truncates (0 is what Unix clients send for O_TRUNC,
+ * A Twstat that changes nothing is a sync request. A mode changes the
+ * permission bits of a file in fs/ (nothing else can be chmod-ed). A length truncates (0 is what Unix clients send for O_TRUNC,
  * so `> file` works; a staged file takes any length), and a file that
  * cannot be resized takes 0 as a no-op. A name renames, where the tree
  * offers it (files in fs/).
@@ -214,6 +214,10 @@ async function wstat(s: ConnState, msg: Msg<'Twstat'>): Promise<Reply> {
   if (req === 'change') throw new FsError('EPERM', 'permission denied');
   const node = f.node;
   if (req.name !== undefined && !node.rename) throw new FsError('EPERM', 'permission denied');
+  if (req.mode !== undefined && (!node.chmod || ((req.mode ^ (await node.stat()).mode) & ~0o777) !== 0)) {
+    throw new FsError('EPERM', 'permission denied'); // only the permission bits change
+  }
+  if (req.mode !== undefined) await node.chmod!(req.mode & 0o777);
   if (req.length !== undefined) {
     const length = ioOffset(req.length);
     if (node.truncate) await node.truncate(length);

@@ -87,11 +87,10 @@ export class RemoteNode implements Node {
   }
 
   /** Tcreate, then the fid is clunked: the new file is opened by path like any other. */
-  async create(name: string, dir: boolean): Promise<Node> {
+  async create(name: string, dir: boolean, perm = dir ? 0o755 : 0o644): Promise<Node> {
     if (!walkable(name)) throw new FsError('EINVAL', `bad file name ${JSON.stringify(name)}`);
-    await this.withFid((fid) =>
-      this.remote.rpc({ type: 'Tcreate', fid, name, perm: dir ? (DMDIR | 0o755) >>> 0 : 0o644, mode: OREAD }),
-    );
+    const bits = dir ? (DMDIR | (perm & 0o777)) >>> 0 : perm & 0o777;
+    await this.withFid((fid) => this.remote.rpc({ type: 'Tcreate', fid, name, perm: bits, mode: OREAD }));
     return new RemoteNode(this.remote, [...this.path, name]);
   }
 
@@ -99,6 +98,14 @@ export class RemoteNode implements Node {
   async rename(name: string): Promise<void> {
     if (!walkable(name)) throw new FsError('EINVAL', `bad file name ${JSON.stringify(name)}`);
     await this.withFid((fid) => this.remote.rpc({ type: 'Twstat', fid, stat: { ...dontTouchStat(), name } }));
+  }
+
+  /** A Twstat of the mode alone: the permission bits (the directory bit is kept). */
+  async chmod(perm: number): Promise<void> {
+    const dir = (await this.stat()).mode & DMDIR;
+    await this.withFid((fid) =>
+      this.remote.rpc({ type: 'Twstat', fid, stat: { ...dontTouchStat(), mode: (dir | (perm & 0o777)) >>> 0 } }),
+    );
   }
 
   /** A Twstat of the length alone. */

@@ -6,7 +6,7 @@
  * never disagree.
  */
 import { constants as fsc, type BigIntStats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm, rmdir, truncate, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename, rm, rmdir, truncate, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FsError, asFsError } from './errors.js';
 import { DMDIR, QTDIR, QTFILE, type FileStat, type Node, type OpenFile, type OpenMode } from './types.js';
@@ -63,6 +63,12 @@ abstract class DiskEntry {
     return toStat(this.name, await diskStat(this.path));
   }
 
+  async chmod(perm: number): Promise<void> {
+    await chmod(this.path, perm & 0o777).catch((err: unknown) => {
+      throw asFsError(err);
+    });
+  }
+
   async rename(name: string): Promise<void> {
     checkName(name);
     const path = join(dirname(this.path), name);
@@ -97,12 +103,14 @@ export class DiskDir extends DiskEntry implements Node {
     return stats.filter((s): s is FileStat => s !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  async create(name: string, dir: boolean): Promise<Node> {
+  async create(name: string, dir: boolean, perm = dir ? 0o755 : 0o644): Promise<Node> {
     checkName(name);
     const path = join(this.path, name);
     try {
-      if (dir) await mkdir(path, { mode: 0o755 });
-      else await (await open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644)).close();
+      // Made with the bits asked for, umask aside: a staged script keeps its x.
+      if (dir) await mkdir(path);
+      else await (await open(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600)).close();
+      await chmod(path, perm & 0o777);
     } catch (err) {
       throw asFsError(err);
     }

@@ -124,7 +124,8 @@ export function renamed(node: Node, name: string): Node {
   if (node.open) wrapper.open = (m) => node.open!(m);
   if (node.remove) wrapper.remove = () => node.remove!();
   if (node.truncate) wrapper.truncate = (n) => node.truncate!(n);
-  if (node.create) wrapper.create = (n, d) => node.create!(n, d);
+  if (node.create) wrapper.create = (n, d, p) => node.create!(n, d, p);
+  if (node.chmod) wrapper.chmod = (p) => node.chmod!(p);
   if (node.rename) wrapper.rename = (n) => node.rename!(n);
   return wrapper;
 }
@@ -144,11 +145,11 @@ export function withEntries(dir: Node, extra: () => ReadonlyMap<string, Node>, r
       const added = await Promise.all([...more].map(async ([name, node]) => ({ ...(await node.stat()), name })));
       return [...added, ...own];
     },
-    create: async (name, isDir) => {
+    create: async (name, isDir, perm) => {
       if (extra().has(name) || reserved.includes(name))
         throw new FsError('EEXIST', `${name}: file already exists (made by taskfs)`);
       if (!dir.create) throw new FsError('EACCES', 'permission denied');
-      return dir.create(name, isDir);
+      return dir.create(name, isDir, perm);
     },
   };
 }

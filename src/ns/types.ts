@@ -52,11 +52,14 @@ export interface Node {
   /** Files: open for I/O. */
   open?(mode: OpenMode): Promise<OpenFile>;
   /**
-   * Directories: make the file (or, with `dir`, the directory) `name` and
-   * return it; EEXIST if there is one. Absent means EACCES: synthetic
+   * Directories: make the file (or, with `dir`, the directory) `name` with
+   * permission bits `perm` (default 0o644, 0o755) and return it; EEXIST if
+   * there is one. Absent means EACCES: synthetic
    * directories are made by the node, only staging directories by users.
    */
-  create?(name: string, dir: boolean): Promise<Node>;
+  create?(name: string, dir: boolean, perm?: number): Promise<Node>;
+  /** Set the permission bits (0o777) of a file in fs/; absent means EPERM. */
+  chmod?(perm: number): Promise<void>;
   /**
    * Give this node a new name in the same directory (a file in fs/),
    * replacing a file of that name; absent means EPERM.

@@ -50,13 +50,15 @@ export async function stageToChild(staging: Staging, host: StagingHost): Promise
 
 async function sendOne(f: StagedSum, dir: Node): Promise<void> {
   const name = f.rel.slice(f.rel.lastIndexOf('/') + 1);
-  const node = (await dir.walk!(name)) ?? (await dir.create!(name, false));
+  const there = await dir.walk!(name);
+  const node = there ?? (await dir.create!(name, false, f.mode));
   const file = await node.open!({ read: false, write: true, truncate: true });
   try {
     await sendFile(f.path, file, f.size);
   } finally {
     await file.close();
   }
+  if (there) await node.chmod?.(f.mode);
 }
 
 async function removePath(root: Node, names: string[]): Promise<void> {

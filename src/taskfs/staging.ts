@@ -21,6 +21,8 @@ export interface StagedFile {
   path: string;
   size: number;
   mtimeMs: number;
+  /** Permission bits: a staged script stays executable. */
+  mode: number;
 }
 
 export interface StagedSum extends StagedFile {
@@ -80,7 +82,7 @@ export class Staging {
         if (entry.isDirectory()) await visit(path, `${rel}/`);
         else if (entry.isFile()) {
           const st = await lstat(path).catch(() => undefined);
-          if (st?.isFile()) out.push({ rel, path, size: st.size, mtimeMs: st.mtimeMs });
+          if (st?.isFile()) out.push({ rel, path, size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o777 });
         }
       }
     };

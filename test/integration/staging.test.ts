@@ -51,10 +51,10 @@ describe.skipIf(fuseMissing)('staging', () => {
     expect(lines(await run('cat wait', { cwd: s }))).toHaveLength(4);
     expect(await run('cat fs/.sent', { cwd })).toBe(`${10 * MB} 2\n`);
 
-    // A changed file is sent again; a file the child already has is not.
-    await run('echo more > fs/notes.txt', { cwd });
-    await run(`cat > ctl <<'EOF'\nexec cat notes.txt\nEOF\ncat stdout`, { cwd: s });
-    expect(await run('cat fs/.sent', { cwd })).toBe(`${10 * MB + 10} 4\n`);
+    // A new file is sent, with its mode; a file the child already has is not.
+    await run(`printf '#!/bin/sh\\necho hi\\n' > fs/hi.sh && chmod 755 fs/hi.sh`, { cwd });
+    expect(await run('echo exec ./hi.sh > ctl && cat stdout', { cwd: s })).toBe('hi\n'.repeat(4));
+    expect(await run('cat fs/.sent', { cwd })).toBe(`${10 * MB + 2 * 18} 4\n`);
   });
 
   it('collect refuses patterns that leave the working directory', async () => {
@@ -74,7 +74,13 @@ describe.skipIf(fuseMissing)('staging', () => {
     const root = await startMount(['--slots', '1']);
     const cwd = root.mnt;
     await run('mkdir fs/sub && echo hello > fs/sub/a.txt && printf 123456 > fs/b && truncate -s 3 fs/b', { cwd });
-    expect(await run('cat fs/sub/a.txt fs/b; echo; ls fs', { cwd })).toBe('hello\n123\nb\nsub\n');
+    // Modes are kept, so a staged script runs; chmod works too.
+    await run(`printf '#!/bin/sh\\necho script ran\\n' > fs/run.sh && chmod 755 fs/run.sh`, { cwd });
+    expect(await run('stat -c %a fs/run.sh', { cwd })).toBe('755\n');
+    expect(await run('cat fs/sub/a.txt fs/b; echo; ls fs', { cwd })).toBe('hello\n123\nb\nrun.sh\nsub\n');
+    const s0 = join(cwd, (await run('cat clone', { cwd })).trim());
+    expect(await run('echo exec ./run.sh > ctl && cat stdout', { cwd: s0 })).toBe('script ran\n');
+    await run('rm fs/run.sh', { cwd });
     const r = await sh('mkdir fs/out', { cwd });
     expect(r.code).not.toBe(0);
     const s = join(cwd, (await run('cat clone', { cwd })).trim());

@@ -80,6 +80,12 @@ describe.each([
     await write(a, 'x', true); // OTRUNC
     expect(await read(a)).toBe('x');
 
+    const script = await fs.create!('run.sh', false, 0o755);
+    expect((await script.stat()).mode).toBe(0o755);
+    await script.chmod!(0o600);
+    expect((await script.stat()).mode).toBe(0o600);
+    await script.remove!();
+
     const sub = await fs.create!('sub', true);
     expect(isDir(await sub.stat())).toBe(true);
     await write(await sub.create!('b', false), 'b');

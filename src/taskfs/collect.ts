@@ -14,6 +14,7 @@ import { FsError, asFsError } from '../ns/errors.js';
 import { receiveFile } from '../ns/copy.js';
 import { checkName } from '../ns/disk.js';
 import { isDir, type Node } from '../ns/types.js';
+import type { BoundSession } from './bound-session.js';
 
 /** The names of a pattern, checked; EINVAL for anything that could leave the directory. */
 export function patternNames(pattern: string): RegExp[] {
@@ -97,8 +98,19 @@ function validName(name: string): boolean {
   }
 }
 
+/** Child `index`'s fs/out/J/ (after its collect) into `out`/(BASE+J)/. */
+export async function pullOut(child: BoundSession, index: number, out: string, base: number): Promise<void> {
+  const outs = await (await child.dir.walk?.('fs'))?.walk?.('out');
+  if (!outs?.list) throw new FsError('EIO', `collect: child ${index} has no fs/out`);
+  for (const st of await outs.list()) {
+    if (!/^(0|[1-9]\d*)$/.test(st.name)) continue;
+    const rankDir = await outs.walk!(st.name);
+    if (rankDir) await pullTree(rankDir, join(out, String(base + Number(st.name))));
+  }
+}
+
 /** A tree of the tree (a child's out/J, on this node or another) into `dest` on disk, streamed. */
-export async function pullTree(src: Node, dest: string): Promise<void> {
+async function pullTree(src: Node, dest: string): Promise<void> {
   await mkdir(dest, { recursive: true });
   for (const st of await src.list!()) {
     if (!validName(st.name)) continue;

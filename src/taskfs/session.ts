@@ -11,7 +11,7 @@ import { park } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
 import { leafCount, readChildFile, type BoundSession } from './bound-session.js';
-import { collectLeaf, patternNames, pullTree } from './collect.js';
+import { collectLeaf, patternNames, pullOut } from './collect.js';
 import { stageToChild, type StagingHost } from './stage-to-child.js';
 import { stageToLeaf } from './stage-to-leaf.js';
 import { quote, tokenize } from './quote.js';
@@ -275,19 +275,17 @@ export class Session {
   async collect(pattern: string): Promise<void> {
     patternNames(pattern); // refused before anything is sent
     const out = this.outDir();
+    await mkdir(out, { recursive: true, mode: 0o700 });
     this.outMade = true;
     if (!this.isInner) return collectLeaf(this.run?.spec.cwd ?? this.workingDir(), pattern, join(out, '0'));
     await this.fanOut((c) => c.ctl.write(Buffer.from(`collect ${quote(pattern)}\n`), 0));
     let base = 0;
-    const bases = this.children.map((c) => (base += leafCount(c)) - leafCount(c));
-    await this.fanOut(async (c, i) => {
-      const outs = await (await c.dir.walk?.('fs'))?.walk?.('out');
-      if (!outs?.list) throw new FsError('EIO', `collect: child ${i} has no fs/out`);
-      for (const st of await outs.list()) {
-        if (!/^(0|[1-9]\d*)$/.test(st.name)) continue;
-        await pullTree((await outs.walk!(st.name))!, join(out, String(bases[i]! + Number(st.name))));
-      }
+    const bases = this.children.map((c) => {
+      const first = base;
+      base += leafCount(c);
+      return first;
     });
+    await this.fanOut((c, i) => pullOut(c, i, out, bases[i]!));
   }
 
   /** Where `collect` puts what it brings back: fs/out/ in this session's view of fs/. */

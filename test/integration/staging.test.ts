@@ -116,6 +116,8 @@ describe.skipIf(fuseMissing)('staging', () => {
     const r = await sh('/bin/echo exec true > ctl; s=$?; cat err; exit $s', { cwd: s });
     expect(r.code).not.toBe(0);
     expect(r.stdout).toMatch(/staging big\.bin into \S+ on \S+ \(node small\).*no space left on device/i);
+    expect(await run('cat status', { cwd: s })).toMatch(/^cmd\/\d+ \d+ Fail /);
+    expect(await run('cat wait', { cwd: s })).toMatch(/'fail: staging big\.bin/);
     // The node is undisturbed: a small file still goes through.
     await run('rm fs/big.bin && echo ok > fs/small.txt', { cwd });
     expect(await run(`echo exec cat small.txt > ctl && cat stdout`, { cwd: s })).toBe('ok\n');

@@ -19,7 +19,16 @@ export interface StagingHost {
   readonly fs: Node;
 }
 
-export async function stageToChild(staging: Staging, host: StagingHost): Promise<void> {
+/** The child's fs/ made to mirror this node's; two execs at once stage one after the other. */
+export function stageToChild(staging: Staging, host: StagingHost): Promise<void> {
+  const next = (staging.sending.get(host) ?? Promise.resolve())
+    .catch(() => undefined)
+    .then(() => mirror(staging, host));
+  staging.sending.set(host, next);
+  return next;
+}
+
+async function mirror(staging: Staging, host: StagingHost): Promise<void> {
   const ours = await staging.sums();
   const text = formatSums(ours);
   // While this node's fs/ is what the child was last left holding, an exec

@@ -39,6 +39,8 @@ export class Staging {
   sentFiles = 0;
   /** Per child node (a StagingHost), the `.sums` text it was last left holding. */
   readonly mirrored = new WeakMap<object, string>();
+  /** Per child node, the staging under way: two execs at once send one after the other. */
+  readonly sending = new WeakMap<object, Promise<void>>();
   /** Hashes by path, kept while the file's inode, size and times stay the same. */
   private readonly hashes = new Map<string, { key: string; sha256: string }>();
   readonly tree: Node;
@@ -92,8 +94,10 @@ export class Staging {
 
   /** Files with their SHA-256, hashed again only when a file changed. */
   async sums(): Promise<StagedSum[]> {
-    const files = await this.files();
-    return Promise.all(files.map(async (f) => ({ ...f, sha256: await this.hash(f.path) })));
+    const out: StagedSum[] = [];
+    // One at a time: thousands of files must not mean thousands of open streams.
+    for (const f of await this.files()) out.push({ ...f, sha256: await this.hash(f.path) });
+    return out;
   }
 
   private async hash(path: string): Promise<string> {

@@ -34,7 +34,7 @@ const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------- options
 
-const SECTIONS = ['launch', 'tree', 'throughput', 'meta', 'memory'];
+const SECTIONS = ['launch', 'tree', 'throughput', 'meta', 'memory', 'ssh'];
 
 function parseArgs(argv) {
   const o = { quick: false, only: new Set(SECTIONS), reps: undefined, profile: false, out: undefined, taskfs: ROOT };
@@ -71,7 +71,9 @@ function usage(err) {
 sections: launch (fan-out on a local node), tree (fan-out on root + 4 serve
 children), throughput (one leaf, 2 GiB of output), meta (stat and
 open-read-close through the mount vs bare fuse-native and C libfuse),
-memory (daemon peak RSS during the others; alone: only the taskfs runs)
+memory (daemon peak RSS during the others; alone: only the taskfs runs),
+ssh (bring up 16 ssh children of a private sshd and run hostname on them,
+against pdsh -R ssh on the same 16)
 
   --quick     fewer repetitions, smaller sizes (development)
   --reps N    repetitions per measurement (default 7 launch/tree, 5 others; --quick 3)
@@ -205,7 +207,7 @@ function timeSh(script, { cwd = RUN, pin = false } = {}) {
  * Start a server process and wait until it says (or shows) it is ready.
  * `ready` is a regex for its stderr, or a mount point to see in mountinfo.
  */
-async function startServer(name, cmd, args, { ready, mountpoint, env = {}, pin = false }) {
+async function startServer(name, cmd, args, { ready, mountpoint, env = {}, pin = false, readyMs = 30000 }) {
   const logFile = join(RUN, `${name}.log`);
   const [file, argv] = pin ? ['taskset', ['-c', '0', cmd, ...args]] : [cmd, args];
   const child = spawn(file, argv, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
@@ -216,7 +218,7 @@ async function startServer(name, cmd, args, { ready, mountpoint, env = {}, pin =
     text += d;
     logStream.write(d);
   });
-  const deadline = Date.now() + 30000;
+  const deadline = Date.now() + readyMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`${name} exited before it was ready: ${text.trim()}`);
@@ -226,7 +228,7 @@ async function startServer(name, cmd, args, { ready, mountpoint, env = {}, pin =
     } else if (mounted(ready)) return { name, child, pid: child.pid, mountpoint, log: () => text };
     if (Date.now() > deadline) {
       await stopChild(child, mountpoint);
-      throw new Error(`${name} not ready after 30 s: ${text.trim()}`);
+      throw new Error(`${name} not ready after ${readyMs / 1000} s: ${text.trim()}`);
     }
     await sleep(20);
   }
@@ -362,7 +364,16 @@ const median = (xs) => {
 
 // ---------------------------------------------------------------- results
 
-const results = { launch: [], tree: [], throughput: undefined, meta: [], memory: [], targets: [], notes: [] };
+const results = {
+  launch: [],
+  tree: [],
+  throughput: undefined,
+  meta: [],
+  memory: [],
+  ssh: undefined,
+  targets: [],
+  notes: [],
+};
 
 function target(name, value, ok, shown) {
   results.targets.push({ name, value: shown ?? value.toFixed(3), ok });
@@ -643,6 +654,106 @@ async function metaSection() {
   }
 }
 
+// ---------------------------------------------------------------- 5: ssh fan-out
+
+const SSH_HOSTS = 16;
+
+/**
+ * The test suite's private sshd (test/helpers/sshd.ts, compiled here: the
+ * bench runs plain node) with aliases h1..h16 for one loopback sshd.
+ */
+async function loadSshd() {
+  const out = join(BUILD, 'ts');
+  execFileSync(
+    'npx',
+    ['tsc', '--ignoreConfig', '--outDir', out, '--module', 'nodenext', '--moduleResolution', 'nodenext']
+      .concat(['--target', 'es2022', '--skipLibCheck', '--types', 'node', '--rootDir', join(ROOT, 'test/helpers')])
+      .concat([join(ROOT, 'test/helpers/sshd.ts')]),
+    { cwd: ROOT, stdio: 'inherit' },
+  );
+  return import(join(out, 'sshd.js'));
+}
+
+/**
+ * From nothing to 16 hostnames: a root `mount --hosts h[1-16] --slots 0`
+ * (16 ssh channels, 16 remote `serve --stdio`), then res 16 + exec
+ * hostname + wait + stdout; the daemon's stop (every remote node ending)
+ * is timed apart. Against `pdsh -R ssh -f 16 -w h[1-16] hostname`.
+ */
+async function sshSection() {
+  const { startSshd } = await loadSshd();
+  const sshd = await startSshd({ hosts: SSH_HOSTS });
+  const hosts = `h[1-${SSH_HOSTS}]`;
+  const pdsh = `PDSH_SSH_ARGS_APPEND='-F ${sshd.config}' pdsh -R ssh -f ${SSH_HOSTS} -w '${hosts}' hostname`;
+  const run = `set -e; n=$(cat clone); echo res ${SSH_HOSTS} > $n/ctl; echo exec hostname > $n/ctl; cat $n/wait >/dev/null; cat $n/stdout`;
+  const reps = opt.reps ?? 3;
+  const t = { taskfs: [], up: [], again: [], stop: [], pdsh: [] };
+  const check = (out, who) => {
+    const n = out.split('\n').filter(Boolean).length;
+    if (n !== SSH_HOSTS) throw new Error(`${who} printed ${n} hostnames, expected ${SSH_HOSTS}: ${out}`);
+  };
+  try {
+    for (let r = 0; r <= reps; r++) {
+      await quiet();
+      const t0 = process.hrtime.bigint();
+      const mnt = join(RUN, `mnt-ssh-${r}`);
+      const d = await startServer(
+        `ssh-${r}`,
+        process.execPath,
+        [MAIN, 'mount', mnt, '--workdir', join(RUN, `work-ssh-${r}`), '--hosts', hosts].concat([
+          '--ssh-taskfs',
+          join(TASKFS, 'bin/taskfs'),
+          '--slots',
+          '0',
+        ]),
+        { ready: /mounted on (\S+)/, mountpoint: mnt, env: { DEBUG: '', ...sshd.env }, readyMs: 120_000 },
+      );
+      const up = Number(process.hrtime.bigint() - t0) / 1e6;
+      const children = readdirSync(join(mnt, 'nodes')).length;
+      if (children !== SSH_HOSTS) throw new Error(`${children} of ${SSH_HOSTS} ssh children came up: ${d.log()}`);
+      const { out } = await timeSh(run, { cwd: mnt });
+      const total = Number(process.hrtime.bigint() - t0) / 1e6;
+      check(out, 'taskfs');
+      // Once up the nodes stay: the same again is a launch, no handshake.
+      const again = await timeSh(run, { cwd: mnt });
+      check(again.out, 'taskfs again');
+      const s0 = process.hrtime.bigint();
+      await stopChild(d.child, mnt);
+      const stop = Number(process.hrtime.bigint() - s0) / 1e6;
+      await quiet();
+      const p = await timeSh(pdsh);
+      check(p.out, 'pdsh');
+      if (r === 0) continue; // warm-up: page cache, sshd's first forks
+      t.taskfs.push(total);
+      t.up.push(up);
+      t.again.push(again.ms);
+      t.stop.push(stop);
+      t.pdsh.push(p.ms);
+    }
+  } finally {
+    await sshd.stop();
+  }
+  const row = {
+    hosts: SSH_HOSTS,
+    reps,
+    taskfs: median(t.taskfs),
+    up: median(t.up),
+    again: median(t.again),
+    stop: median(t.stop),
+    pdsh: median(t.pdsh),
+    raw: t,
+  };
+  results.ssh = row;
+  log(
+    `ssh ${SSH_HOSTS} hosts: taskfs ${row.taskfs.toFixed(0)} ms (up ${row.up.toFixed(0)}), pdsh ${row.pdsh.toFixed(0)} ms`,
+  );
+  target(
+    `ssh ${SSH_HOSTS} hosts up + hostname: taskfs/pdsh <= 1.0`,
+    row.taskfs / row.pdsh,
+    row.taskfs / row.pdsh <= 1.0,
+  );
+}
+
 // ---------------------------------------------------------------- the table
 
 function machine() {
@@ -756,6 +867,24 @@ function table(m, elapsed) {
     }
     L.push('');
   }
+  if (results.ssh) {
+    const r = results.ssh;
+    L.push('## SSH fan-out', '');
+    L.push(
+      `A private sshd on loopback (test/helpers/sshd.ts) with ${r.hosts} ssh aliases for it. taskfs: from spawning \`taskfs mount DIR --hosts h[1-${r.hosts}] --slots 0\` to the end of \`n=$(cat clone); echo res ${r.hosts} > $n/ctl; echo exec hostname > $n/ctl; cat $n/wait; cat $n/stdout\` (${r.hosts} ssh channels, ${r.hosts} remote \`serve --stdio\` nodes); the daemon's stop, which waits for every remote node to end, apart. Baseline: \`pdsh -R ssh -f ${r.hosts} -w h[1-${r.hosts}] hostname\`. Median of ${r.reps} after a warm-up.`,
+      '',
+    );
+    L.push('| | ms |', '|---|---:|');
+    L.push(
+      `| taskfs: mount with ${r.hosts} hosts up | ${f(r.up, 0)} |`,
+      `| taskfs: up + res + exec hostname + wait + stdout | ${f(r.taskfs, 0)} |`,
+      `| taskfs: the same res + exec again, nodes up | ${f(r.again, 0)} |`,
+      `| taskfs: stop (every remote node gone) | ${f(r.stop, 0)} |`,
+      `| pdsh -R ssh | ${f(r.pdsh, 0)} |`,
+      `| taskfs/pdsh | ${f(r.taskfs / r.pdsh, 2)} |`,
+      '',
+    );
+  }
   if (results.memory.length) {
     L.push(
       '## Daemon memory',
@@ -840,6 +969,7 @@ async function main() {
   if (has('tree') || memOnly('tree')) await launchSection('tree', memOnly('tree'));
   if (has('throughput') || memOnly('throughput')) await throughputSection(memOnly('throughput'));
   if (has('meta')) await metaSection();
+  if (has('ssh')) await sshSection();
   if (has('memory')) {
     const worst = new Map();
     for (const r of results.memory) worst.set(r.case, Math.max(worst.get(r.case) ?? 0, r.mb));

@@ -1,6 +1,7 @@
 /** The options `mount` and `serve` share, parsed once. */
 import { parseArgs } from 'node:util';
-import { nodeOptions } from './options.js';
+import { expandHostlist } from '../transport/hostlist.js';
+import { nodeOptions, sshOptions } from './options.js';
 import type { RuntimeOptions } from './runtime.js';
 import { usage } from './usage.js';
 
@@ -12,6 +13,9 @@ export const nodeOptionSpec = {
   listen: { type: 'string' },
   stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
+  hosts: { type: 'string', multiple: true },
+  'ssh-taskfs': { type: 'string' },
+  'ssh-option': { type: 'string', multiple: true },
   key: { type: 'string' },
   'max-sessions': { type: 'string' },
   'max-leaves': { type: 'string' },
@@ -56,7 +60,14 @@ export function parseCommand(
 export function parseNodeArgs(argv: string[]): NodeArgs {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
   return {
-    runtime: { node: nodeOptions(values), listen: values.listen, remotes: values.remote ?? [], keyFile: values.key },
+    runtime: {
+      node: nodeOptions(values),
+      listen: values.listen,
+      remotes: values.remote ?? [],
+      hosts: (values.hosts ?? []).flatMap(expandHostlist),
+      ssh: sshOptions(values, process.env),
+      keyFile: values.key,
+    },
     positionals,
     help: values.help ?? false,
     allowOther: values['allow-other'] ?? false,

@@ -2,6 +2,7 @@
 import { mountCommand } from './mount.js';
 import { serveCommand } from './serve.js';
 import { usage } from './usage.js';
+import { version } from './version.js';
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -10,6 +11,10 @@ async function main(argv: string[]): Promise<number> {
       return mountCommand(rest);
     case 'serve':
       return serveCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`taskfs ${version}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '-h':

@@ -2,6 +2,8 @@ import { availableParallelism, homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Limits, NodeOptions } from '../taskfs/node.js';
+import type { SshOptions } from '../transport/ssh.js';
+import { version } from './version.js';
 
 export class UsageError extends Error {}
 
@@ -9,10 +11,10 @@ export function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
 }
 
-export function positiveInt(value: string | undefined, flag: string): number | undefined {
+export function positiveInt(value: string | undefined, flag: string, least = 1): number | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new UsageError(`${flag} wants a whole number >= 1, not ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < least)
+    throw new UsageError(`${flag} wants a whole number >= ${least}, not ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -47,7 +49,8 @@ export function nodeOptions(values: NodeFlags): NodeOptions {
   if (spool !== undefined) limits.spool = spool;
   return {
     name,
-    slots: positiveInt(values.slots, '--slots') ?? availableParallelism(),
+    // --slots 0: a node that only hands leaves to its children (--hosts, --remote).
+    slots: positiveInt(values.slots, '--slots', 0) ?? availableParallelism(),
     strictSlots: values['strict-slots'] ?? false,
     workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name))),
     spawndPath: spawndPath(),
@@ -61,4 +64,22 @@ export function byteCount(value: string | undefined, flag: string): number | und
   const m = /^(\d+)([KMGT]?)i?B?$/i.exec(value);
   if (!m) throw new UsageError(`${flag} wants a byte count like 512M or 16G, not ${JSON.stringify(value)}`);
   return Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] || ' ').toUpperCase());
+}
+
+/** Time for ssh to connect and a remote node to start: many start at once on a few cores. */
+const SSH_READY_MS = 60_000;
+
+/** --ssh-taskfs, --ssh-option and TASKFS_SSH (the ssh command, words split on blanks). */
+export function sshOptions(
+  values: { 'ssh-taskfs'?: string; 'ssh-option'?: string[] },
+  env: NodeJS.ProcessEnv,
+): SshOptions {
+  const command = (env.TASKFS_SSH ?? '').split(/\s+/).filter(Boolean);
+  return {
+    command: command.length > 0 ? command : ['ssh'],
+    options: values['ssh-option'] ?? [],
+    taskfs: values['ssh-taskfs'] ?? 'taskfs',
+    version,
+    readyTimeoutMs: SSH_READY_MS,
+  };
 }

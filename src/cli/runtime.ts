@@ -8,11 +8,16 @@ import { parseAddress } from '../ninep/address.js';
 import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+import { mountHosts, reachBySsh, sshName } from '../transport/reach.js';
+import type { SshOptions } from '../transport/ssh.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
   listen?: string;
   remotes: string[];
+  /** --hosts, expanded: one ssh child each. */
+  hosts: string[];
+  ssh: SshOptions;
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
 }
@@ -31,14 +36,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   // One node per process: every child it dials (--remote, ctl mount) gets the key.
   setChildKey(key);
   const node = new TaskNode(opts.node);
+  const ssh = reachBySsh(node, opts.ssh);
   await node.start();
   let listener: Listener | undefined;
   try {
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
+    await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
   } catch (err) {
     await node.stop();
+    await ssh.close();
     throw err;
   }
   let stopping: Promise<void> | undefined;
@@ -50,12 +58,15 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       (stopping ??= (async () => {
         await listener?.close();
         await node.stop();
+        await ssh.close();
       })()),
   };
 }
 
-/** `--remote ADDR` children are named after their address: tcp!h!p → h-p. */
+/** `--remote ADDR` children are named after their address: tcp!h!p → h-p, ssh!u@h → h. */
 function childName(addr: string, i: number): string {
+  const viaSsh = sshName(addr);
+  if (viaSsh) return viaSsh;
   const a = parseAddress(addr);
   const name = a.kind === 'unix' ? a.path.split('/').pop()! : `${a.host}-${a.port}`;
   return name.replace(/[^\w.-]/g, '_') || `node${i}`;

@@ -9,6 +9,7 @@ import { serveConnection } from '../ninep/server.js';
 import { parseCommand } from './args.js';
 import { startRuntime } from './runtime.js';
 import { onStopSignals } from './signals.js';
+import { version } from './version.js';
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand('serve', argv, (args) => {
@@ -31,7 +32,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const where = [rt.listener && `listening on ${rt.listener.address}`, parsed.stdio && 'serving stdin/stdout']
     .filter(Boolean)
     .join(', ');
-  process.stderr.write(`taskfs: node ${node.name} ${where} (${node.slots} slots, workdir ${node.workdir})\n`);
+  // With --stdio this line says the node is ready, and its version: a parent
+  // over ssh waits for it (src/transport/stdio-channel.ts) before speaking 9P.
+  process.stderr.write(
+    `taskfs: node ${node.name} ${where} (${node.slots} slots, workdir ${node.workdir}, taskfs ${version})\n`,
+  );
   const why = await onStopSignals(hangup);
   process.stderr.write(`taskfs: ${why}: stopping node ${node.name}\n`);
   await rt.stop();

@@ -1,5 +1,6 @@
 /** The options `mount` and `serve` share. */
-const nodeOptions = `  --slots N        leaf capacity of this node (default: the CPU count)
+const nodeOptions = `  --slots N        leaf capacity of this node (default: the CPU count; 0 with
+                   children: every leaf goes to them)
   --strict-slots   refuse reservations beyond --slots instead of oversubscribing
   --name NAME      node name (default: the host name)
   --workdir DIR    spools and default working directory
@@ -7,7 +8,13 @@ const nodeOptions = `  --slots N        leaf capacity of this node (default: the
   --listen ADDR    also serve the node over 9P2000 at ADDR: tcp!host!port,
                    host:port or unix!/path (beyond loopback only with --key)
   --remote ADDR    mount the node at ADDR as a child (repeatable); more at run
-                   time with 'echo mount ADDR NAME > ctl'
+                   time with 'echo mount ADDR NAME > ctl'. ADDR may be
+                   ssh![user@]host[!port]: taskfs serve --stdio run there by ssh
+  --hosts LIST     one ssh child per host of a hostlist (pdsh/Slurm syntax:
+                   node[01-16],gpu[1-2,5],user@login), connected in parallel;
+                   a host that fails is one line on stderr and 'down' in ns
+  --ssh-taskfs PATH  taskfs on the hosts (default: taskfs on the remote PATH)
+  --ssh-option OPT ssh -o OPT for every ssh child (repeatable), e.g. Port=2222
   --key FILE       shared secret (the file's content, mode 0600): 9P clients
                    must prove they hold it, and children must prove it to us
   --max-sessions N sessions on this node, leaves included (default 10000)
@@ -28,6 +35,7 @@ commands:
   mount [MOUNTPOINT]   serve a node through FUSE at MOUNTPOINT (default ~/tasks)
   serve --listen ADDR  serve a node over 9P2000 only (no FUSE): compute nodes
   serve --stdio        serve one 9P2000 connection on stdin/stdout (for ssh, srun)
+  version              print the version (ssh children must run the same)
   help                 this text
 
 'taskfs COMMAND --help' describes the options of a command.
@@ -45,6 +53,7 @@ options:
 ${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr (or taskfs:fuse, taskfs:session, ...)
+  TASKFS_SSH       the ssh command for ssh children, e.g. 'ssh -F ~/cluster.conf'
 `,
   serve: `usage: taskfs serve --listen ADDR [OPTIONS]
        taskfs serve --stdio [OPTIONS]
@@ -61,5 +70,6 @@ options:
 ${nodeOptions}
 environment:
   DEBUG=taskfs:*   log every layer to stderr
+  TASKFS_SSH       the ssh command for ssh children, e.g. 'ssh -F ~/cluster.conf'
 `,
 };

@@ -88,7 +88,9 @@ export class ChildNode {
     stream: Duplex,
     opts: { key?: Buffer; timeoutMs?: number } = {},
   ): Promise<ChildNode> {
-    const { key = defaultKey, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
+    const { timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
+    // `key: undefined` given is no key: a channel that authenticated itself (ssh).
+    const key = 'key' in opts ? opts.key : defaultKey;
     try {
       return new ChildNode(name, addr, await connectStream(stream, addr, { timeoutMs, key }));
     } catch (err) {

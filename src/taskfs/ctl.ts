@@ -30,6 +30,7 @@ export async function runCtl<T>(
 ): Promise<void> {
   try {
     for (const line of text.split('\n')) {
+      if (line.trimStart().startsWith('#')) continue; // a comment, as `ns` writes for children that are down
       const words = tokenize(line);
       if (words.length === 0) continue;
       const [name, ...rest] = words as [string, ...string[]];

@@ -6,7 +6,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { machine, type } from 'node:os';
 import createDebug from 'debug';
-import { FsError } from '../ns/errors.js';
+import { FsError, asFsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { ChildNode } from '../nodes/child-node.js';
 import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
@@ -49,6 +49,12 @@ export class TaskNode {
   readonly sessions = new Map<number, Session>();
   /** Child nodes by name, in mount order: where reservations go when there are any. */
   readonly childNodes = new Map<string, ChildNode>();
+  /**
+   * Child nodes that could not be mounted, or were lost, by name: `ns` and
+   * `status` show them (README "SSH and hostlists") until they are mounted
+   * again or unmounted.
+   */
+  readonly downChildren = new Map<string, string>();
   readonly root: Node;
   /** fs/: files every leaf gets in its working directory (README "Staging"). */
   readonly staging: Staging;
@@ -245,9 +251,46 @@ export class TaskNode {
 
   /** Mount a child node: its root appears as nodes/NAME and it takes shares of reservations. */
   async mountChild(addr: string, name: string): Promise<void> {
+    this.adoptChild(await this.dialChild(addr, name));
+  }
+
+  /**
+   * Mounts several children at once (`--hosts`): dialed in parallel,
+   * adopted in the order given, so that their order in `ns`, and so their
+   * ranks, follows the list. Resolves with each one's error (it is down
+   * then), or undefined where it came up.
+   */
+  async mountChildren(list: readonly { addr: string; name: string }[]): Promise<(FsError | undefined)[]> {
+    const dialed = await Promise.allSettled(list.map(({ addr, name }) => this.dialChild(addr, name)));
+    return dialed.map((d, i) => {
+      try {
+        if (d.status === 'rejected') {
+          // Listed as down in the order given, not as the failures came.
+          const { name } = list[i]!;
+          const why = this.downChildren.get(name);
+          if (this.downChildren.delete(name)) this.downChildren.set(name, why!);
+          throw d.reason;
+        }
+        this.adoptChild(d.value);
+        return undefined;
+      } catch (err) {
+        return asFsError(err);
+      }
+    });
+  }
+
+  /** A connected child, or the reason it is down (kept for `ns` and `status`). */
+  private async dialChild(addr: string, name: string): Promise<ChildNode> {
     if (!/^[\w.-]+$/.test(name)) throw new FsError('EINVAL', `mount: bad node name ${JSON.stringify(name)}`);
     if (this.childNodes.has(name)) throw new FsError('EEXIST', `mount: ${name} is already mounted`);
-    this.adoptChild(await this.connectChild(name, addr));
+    try {
+      return await this.connectChild(name, addr);
+    } catch (err) {
+      const e = asFsError(err);
+      // A bad address is a mistake in the request, not a child that is down.
+      if (e.code !== 'EINVAL') this.downChildren.set(name, oneLine(e.message));
+      throw e;
+    }
   }
 
   /** Takes a child node already connected (a worker that dialed in, say) under its own name. */
@@ -258,14 +301,20 @@ export class TaskNode {
       throw new FsError('EEXIST', `mount: ${name} is already mounted`);
     }
     this.childNodes.set(name, child);
+    this.downChildren.delete(name);
     void child.lostSignal.addEventListener('abort', () => {
-      if (this.childNodes.get(name) === child) this.childNodes.delete(name);
+      if (this.childNodes.get(name) !== child) return;
+      this.childNodes.delete(name);
+      if (!this.stopping) this.downChildren.set(name, oneLine(`lost: ${child.lost}`));
     });
   }
 
   async unmountChild(name: string): Promise<void> {
     const child = this.childNodes.get(name);
-    if (!child) throw new FsError('ENOENT', `unmount: no child node ${name}`);
+    if (!child) {
+      if (this.downChildren.delete(name)) return;
+      throw new FsError('ENOENT', `unmount: no child node ${name}`);
+    }
     this.childNodes.delete(name);
     await child.close();
   }
@@ -288,12 +337,18 @@ export class TaskNode {
     return sumCapacity(await Promise.all(nodes.map((c) => c.capacity().catch(() => []))));
   }
 
+  /** Capacity lines, then a `down NAME REASON` line per child that is down (parents read only the former). */
   async capacityText(): Promise<string> {
-    return formatCapacity(await this.capacity());
+    return formatCapacity(await this.capacity()) + this.downLines('');
   }
 
+  /** `mount ADDR NAME` lines, then the children that are down as comments, which ctl skips. */
   nsText(): string {
-    return [...this.childNodes.values()].map((c) => c.mountLine() + '\n').join('');
+    return [...this.childNodes.values()].map((c) => c.mountLine() + '\n').join('') + this.downLines('# ');
+  }
+
+  private downLines(prefix: string): string {
+    return [...this.downChildren].map(([name, why]) => `${prefix}down ${name} ${why}\n`).join('');
   }
 
   setLimit(name: string, value: number): void {
@@ -313,6 +368,10 @@ export class TaskNode {
       '',
     ].join('\n');
   }
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
 }
 
 /** Spools (and leaf and out directories) of nodes that died without cleaning up: nobody can name them any more. */

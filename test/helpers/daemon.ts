@@ -23,10 +23,15 @@ export interface Daemon {
 
 const live = new Set<Daemon>();
 
-export async function startMount(args: string[] = [], opts: { dir?: string; mnt?: string } = {}): Promise<Daemon> {
+export async function startMount(
+  args: string[] = [],
+  opts: { dir?: string; mnt?: string; env?: Record<string, string> } = {},
+): Promise<Daemon> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
   const mnt = opts.mnt ?? join(dir, 'mnt');
-  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/);
+  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, {
+    env: opts.env,
+  });
 }
 
 /**
@@ -36,7 +41,7 @@ export async function startMount(args: string[] = [], opts: { dir?: string; mnt?
  */
 export async function startServe(
   args: string[] = [],
-  opts: { wrap?: (workdir: string) => string[] } = {},
+  opts: { env?: Record<string, string>; wrap?: (workdir: string) => string[] } = {},
 ): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
   const d = await startDaemon(
@@ -44,14 +49,20 @@ export async function startServe(
     dir,
     '',
     /listening on (\S+)/,
-    opts.wrap?.(join(dir, 'work')),
+    { env: opts.env, wrap: opts.wrap?.(join(dir, 'work')) },
   );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
 
-async function startDaemon(argv: string[], dir: string, mnt: string, ready: RegExp, wrap?: string[]): Promise<Daemon> {
-  const [cmd, ...rest] = wrap ? [...wrap, taskfsBin, ...argv] : [taskfsBin, ...argv];
-  const proc = spawn(cmd!, rest, { stdio: ['ignore', 'ignore', 'pipe'] });
+async function startDaemon(
+  argv: string[],
+  dir: string,
+  mnt: string,
+  ready: RegExp,
+  opts: { env?: Record<string, string>; wrap?: string[] } = {},
+): Promise<Daemon> {
+  const [cmd, ...rest] = opts.wrap ? [...opts.wrap, taskfsBin, ...argv] : [taskfsBin, ...argv];
+  const proc = spawn(cmd!, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

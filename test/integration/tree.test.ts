@@ -148,6 +148,9 @@ cat stdio`,
     const nowhere = await sh('/bin/echo mount tcp!127.0.0.1!1 nobody > ctl', { cwd: root.mnt });
     expect(nowhere.code).not.toBe(0);
     await run('echo unmount worker > ctl', { cwd: root.mnt });
+    // A mount that failed is listed as down until unmounted (README "SSH and hostlists").
+    expect(await run('cat ns; ls nodes', { cwd: root.mnt })).toMatch(/^# down nobody mount tcp!127\.0\.0\.1!1: .*\n$/);
+    await run('echo unmount nobody > ctl', { cwd: root.mnt });
     expect(await run('cat ns; ls nodes', { cwd: root.mnt })).toBe('');
     expect((await sh('/bin/echo unmount worker > ctl', { cwd: root.mnt })).stderr).toContain(
       'No such file or directory',

@@ -1,0 +1,4 @@
+/** This taskfs's version (package.json): what `--version` prints and what ssh children must run too. */
+import { readFileSync } from 'node:fs';
+
+export const version: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;

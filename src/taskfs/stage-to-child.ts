@@ -60,7 +60,7 @@ async function mirror(staging: Staging, host: StagingHost): Promise<void> {
 async function sendOne(f: StagedSum, dir: Node): Promise<void> {
   const name = f.rel.slice(f.rel.lastIndexOf('/') + 1);
   const there = await dir.walk!(name);
-  const node = there ?? (await dir.create!(name, false, f.mode));
+  const node = there ?? (await made(dir, name, false, f.mode));
   const file = await node.open!({ read: false, write: true, truncate: true });
   try {
     await sendFile(f.path, file, f.size);
@@ -68,6 +68,20 @@ async function sendOne(f: StagedSum, dir: Node): Promise<void> {
     await file.close();
   }
   if (there) await node.chmod?.(f.mode);
+}
+
+/**
+ * Made, or made meanwhile by someone else: two child nodes may share one
+ * workdir (ssh hosts that are one machine), and so one fs/.
+ */
+async function made(dir: Node, name: string, isDir: boolean, perm?: number): Promise<Node> {
+  try {
+    return await dir.create!(name, isDir, perm);
+  } catch (err) {
+    const there = asFsError(err).code === 'EEXIST' ? await dir.walk!(name) : undefined;
+    if (!there) throw err;
+    return there;
+  }
 }
 
 async function removePath(root: Node, names: string[]): Promise<void> {
@@ -83,7 +97,7 @@ function childDir(dirs: Map<string, Promise<Node>>, names: string[]): Promise<No
   if (!dir) {
     dir = childDir(dirs, names.slice(0, -1)).then(async (parent) => {
       const name = names[names.length - 1]!;
-      return (await parent.walk!(name)) ?? parent.create!(name, true);
+      return (await parent.walk!(name)) ?? made(parent, name, true);
     });
     dirs.set(key, dir);
   }

@@ -25,6 +25,7 @@ import {
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readMountsSync } from '../dist/fuse/mountinfo.js';
 import { formatSummary, summarize } from './profile-summary.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
@@ -135,8 +136,7 @@ function exited(child) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function mounted(mountpoint) {
-  const table = readFileSync('/proc/self/mountinfo', 'utf8');
-  return table.split('\n').some((l) => l.split(' ')[4] === mountpoint);
+  return readMountsSync().some((m) => m.mountpoint === mountpoint);
 }
 
 function fusermountUz(mountpoint) {
@@ -163,9 +163,8 @@ let cleaning;
 function cleanup() {
   return (cleaning ??= (async () => {
     await Promise.all([...live.values()].map(({ child, mountpoint }) => stopChild(child, mountpoint)));
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const mp = line.split(' ')[4];
-      if (mp && mp.startsWith(RUN + '/')) fusermountUz(mp);
+    for (const { mountpoint } of readMountsSync()) {
+      if (mountpoint.startsWith(RUN + '/')) fusermountUz(mountpoint);
     }
     if (ownRun) rmSync(RUN, { recursive: true, force: true });
   })());

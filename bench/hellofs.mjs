@@ -60,16 +60,16 @@ const ops = {
     handles.add(fd);
     return cb(0, fd);
   },
-  read(path, fd, buf, len, pos, cb) {
+  read(_path, fd, buf, len, pos, cb) {
     if (!handles.has(fd)) return cb(Fuse.EBADF);
     if (pos >= text.length) return cb(0);
     return cb(text.copy(buf, 0, pos, Math.min(text.length, pos + len)));
   },
-  release(path, fd, cb) {
+  release(_path, fd, cb) {
     handles.delete(fd);
     return cb(0);
   },
-  flush(path, fd, cb) {
+  flush(_path, _fd, cb) {
     return cb(0);
   },
 };

@@ -2,7 +2,8 @@
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { resolve } from 'node:path';
-import { FuseMount, isMounted } from '../fuse/mount.js';
+import { FuseMount } from '../fuse/mount.js';
+import { isMounted } from '../fuse/mountinfo.js';
 import { lazyUnmount, loadFuse } from '../fuse/native.js';
 import { parseCommand } from './args.js';
 import { expandHome } from './options.js';

@@ -73,7 +73,7 @@ function childName(addr: string, i: number): string {
 }
 
 /**
- * SPEC section 8: a node listening on anything but loopback refuses to
+ * README "Authentication": a node listening on anything but loopback refuses to
  * start without authentication. Loopback and unix sockets stay open
  * without a key, so that stock 9P clients (9pfuse) can mount a local node.
  */

@@ -1,6 +1,6 @@
 /**
  * LeafProcess: one running leaf command, started by the node's process
- * server (spawner.ts, native/taskfs-spawnd.c), which puts it in its own
+ * server (spawner.ts, native/spawnd-*.c), which puts it in its own
  * process group, spools its output and tells us: started (pid) or failed;
  * how long its output is; exited (code, signal, CPU times); gone (no
  * process of the group is left).

@@ -1,5 +1,5 @@
 /**
- * The node's process server (native/taskfs-spawnd.c), seen from Node.
+ * The node's process server (native/spawnd-*.c, protocol in spawnd.h), seen from Node.
  *
  * It forks the leaves (forking the daemon costs about 2 ms per leaf, in its
  * only thread), splices their stdout and stderr into spool files (output

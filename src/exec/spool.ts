@@ -13,17 +13,15 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import createDebug from 'debug';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import { FsError } from '../ns/errors.js';
 
 const log = createDebug('taskfs:exec');
 
 const EMPTY = Buffer.alloc(0);
 
-interface Waiter {
-  offset: number;
-  resolve: () => void;
-}
+/** A parked reader: called to wake it; it reads at `offset`. */
+type Waiter = (() => void) & { readonly offset: number };
 
 export abstract class Spool {
   private total = 0;
@@ -42,16 +40,14 @@ export abstract class Spool {
   end(): void {
     if (this.isEnded) return;
     this.isEnded = true;
-    const all = [...this.waiters];
-    this.waiters.clear();
-    for (const w of all) w.resolve();
+    wakeAll(this.waiters);
   }
 
   /** Resolves when length > offset or the spool has ended. Rejects EINTR when `signal` aborts first. */
   waitFor(offset: number, signal?: AbortSignal): Promise<void> {
     checkRange(offset, 0);
     if (offset < this.total || this.isEnded) return Promise.resolve();
-    return park(this.waiters, (resolve): Waiter => ({ offset, resolve }), signal);
+    return park(this.waiters, (wake): Waiter => Object.assign(wake, { offset }), signal);
   }
 
   async read(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
@@ -83,7 +79,7 @@ export abstract class Spool {
     for (const w of this.waiters) {
       if (w.offset < total) {
         this.waiters.delete(w);
-        w.resolve();
+        w();
       }
     }
   }

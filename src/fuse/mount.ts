@@ -4,14 +4,15 @@
  * live in a handle table keyed by the FUSE file handle.
  */
 import { constants as fsc } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
+import { isMounted } from './mountinfo.js';
 import { isDir, type FileStat, type Node, type OpenFile } from '../ns/types.js';
 import { pathNames, walkNames } from '../ns/walk.js';
 import { toErrno } from './errno.js';
-import { loadFuse, lazyUnmount, type FuseInstance } from './native.js';
+import type { Count, Done, FuseInstance, FuseOps, FuseStat, Reply } from './fuse-types.js';
+import { loadFuse, lazyUnmount } from './native.js';
 
 const log = createDebug('taskfs:fuse');
 const S_IFDIR = 0o040000;
@@ -120,12 +121,120 @@ export class FuseMount {
     return node.quickStat?.();
   }
 
+  private handle(fd: number): OpenFile {
+    const h = this.handles.get(fd);
+    if (!h) throw new FsError('EBADF', 'bad file handle');
+    return h;
+  }
+
+  /** The binding's operations: each a small handler; refusals share one answer. */
+  private ops(): FuseOps {
+    const refuse = (code: 'EPERM' | 'EACCES') => toErrno(new FsError(code, 'permission denied'));
+    return {
+      getattr: (path, cb) => this.getattr(path, cb),
+      fgetattr: (path, _fd, cb) => reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
+      readdir: (path, cb) => reply(cb, () => this.readdir(path)),
+      open: (path, flags, cb) => reply(cb, () => this.open(path, flags)),
+      read: (_path, fd, buf, len, pos, cb) => this.read(fd, buf, len, pos, cb),
+      write: (_path, fd, buf, len, pos, cb) => this.write(fd, buf, len, pos, cb),
+      release: (_path, fd, cb) => this.release(fd, cb),
+      truncate: (path, size, cb) => done(cb, () => this.truncate(path, size)),
+      ftruncate: (path, _fd, size, cb) => done(cb, () => this.truncate(path, size)),
+      rmdir: (path, cb) => done(cb, () => this.rmdir(path)),
+      unlink: (path, cb) => done(cb, () => this.rmdir(path)),
+      mkdir: (path, mode, cb) => done(cb, async () => void (await this.create(path, true, mode))),
+      create: (path, mode, cb) => reply(cb, () => this.createOpen(path, mode)),
+      rename: (src, dest, cb) => done(cb, () => this.rename(src, dest)),
+      // touch(1) and editors set times: accepted, synthetic files keep none.
+      utimens: (_path, _atime, _mtime, cb) => cb(0),
+      chmod: (path, mode, cb) => done(cb, () => this.chmod(path, mode)),
+      chown: (_path, _uid, _gid, cb) => cb(refuse('EPERM')),
+      flush: (_path, _fd, cb) => cb(0),
+    };
+  }
+
+  /** The hottest op: answered without a promise when the walk and the stat are known at once. */
+  private getattr(path: string, cb: Reply<FuseStat>): void {
+    const st = this.quickStat(path);
+    if (st && !(st instanceof Promise)) return cb(0, toStat(st));
+    reply(cb, async () => toStat(await (st ?? (await this.resolve(path)).stat())));
+  }
+
+  private async readdir(path: string): Promise<string[]> {
+    const node = await this.resolve(path);
+    if (!node.list) throw new FsError('ENOTDIR', 'not a directory');
+    return ['.', '..', ...(await node.list()).map((s) => s.name)];
+  }
+
+  private async open(path: string, flags: number): Promise<number> {
+    const node = await this.resolve(path);
+    if (!node.open) throw new FsError('EISDIR', 'is a directory');
+    const acc = flags & O_ACCMODE;
+    const file = await node.open({ read: acc !== 1, write: acc !== 0, truncate: (flags & fsc.O_TRUNC) !== 0 });
+    const fd = this.allocHandle();
+    this.handles.set(fd, file);
+    return fd;
+  }
+
+  private read(fd: number, buf: Buffer, len: number, pos: number, cb: Count): void {
+    let file: OpenFile;
+    try {
+      file = this.handle(fd);
+    } catch (err) {
+      return cb(toErrno(err));
+    }
+    // The kernel's buffer stays ours until cb: output is read straight into it.
+    const signal = this.interrupts.signal();
+    const reading = file.readInto
+      ? file.readInto(buf.subarray(0, len), pos, signal)
+      : file.read(pos, len, signal).then((d) => d.copy(buf));
+    reading.then(cb, (err) => cb(toErrno(err)));
+  }
+
+  private write(fd: number, buf: Buffer, len: number, pos: number, cb: Count): void {
+    // The buffer is the kernel's: copy it before going async.
+    const data = Buffer.from(buf.subarray(0, len));
+    Promise.resolve()
+      .then(() => this.handle(fd).write(data, pos))
+      .then(
+        (n) => cb(n),
+        (err) => cb(toErrno(err)),
+      );
+  }
+
+  /** A close always succeeds for the kernel; a failure is only logged. */
+  private release(fd: number, cb: Done): void {
+    const h = this.handles.get(fd);
+    this.handles.delete(fd);
+    if (!h) return cb(0);
+    h.close().then(
+      () => cb(0),
+      (err) => {
+        log('close: %O', err);
+        cb(0);
+      },
+    );
+  }
+
+  /** `>` truncates to 0 first; synthetic files have no other length to cut to. */
+  private async truncate(path: string, size: number): Promise<void> {
+    await (await this.resolve(path)).truncate?.(size);
+  }
+
   /** mkdir and creat: only directories that offer create (fs/) take new names. */
-  private async create(path: string, dir: boolean, mode?: number): Promise<Node> {
+  private async create(path: string, dir: boolean, mode: number): Promise<Node> {
     const names = pathNames(path);
     const parent = await walkNames(this.root, names.slice(0, -1));
     if (!parent.create) throw new FsError('EACCES', 'permission denied');
-    return parent.create(names[names.length - 1]!, dir, mode === undefined ? undefined : mode & 0o777);
+    return parent.create(names[names.length - 1]!, dir, mode & 0o777);
+  }
+
+  /** creat(2) arrives as create, which answers with an open handle. */
+  private async createOpen(path: string, mode: number): Promise<number> {
+    const file = await (await this.create(path, false, mode)).open!({ read: true, write: true });
+    const fd = this.allocHandle();
+    this.handles.set(fd, file);
+    return fd;
   }
 
   /** Within one directory; mv copies and removes on EXDEV. */
@@ -137,158 +246,17 @@ export class FuseMount {
     await node.rename(b[b.length - 1]!);
   }
 
-  private async remove(path: string): Promise<void> {
+  private async chmod(path: string, mode: number): Promise<void> {
+    const node = await this.resolve(path);
+    if (!node.chmod) throw new FsError('EPERM', 'permission denied');
+    await node.chmod(mode);
+  }
+
+  /** rmdir, and unlink of a file in fs/ (the kernel refuses unlink of a directory). */
+  private async rmdir(path: string): Promise<void> {
     const node = await this.resolve(path);
     if (!node.remove) throw new FsError('EPERM', 'permission denied');
     await node.remove();
-  }
-
-  private handle(fd: number): OpenFile {
-    const h = this.handles.get(fd);
-    if (!h) throw new FsError('EBADF', 'bad file handle');
-    return h;
-  }
-
-  private ops() {
-    // Every op answers through `reply`, so errors are mapped in one place.
-    const reply = <T>(
-      cb: (code: number, value?: T) => void,
-      work: () => Promise<T>,
-      ok: (v: T) => [number, T?] = (v) => [0, v],
-    ) => {
-      work().then(
-        (v) => cb(...ok(v)),
-        (err) => {
-          if (!(err instanceof FsError)) log('op failed: %O', err);
-          cb(toErrno(err));
-        },
-      );
-    };
-
-    return {
-      getattr: (path: string, cb: any) => {
-        const st = this.quickStat(path);
-        if (st && !(st instanceof Promise)) return cb(0, toStat(st));
-        reply(cb, async () => toStat(await (st ?? (await this.resolve(path)).stat())));
-      },
-      fgetattr: (path: string, _fd: number, cb: any) =>
-        reply(cb, async () => toStat(await (await this.resolve(path)).stat())),
-      readdir: (path: string, cb: (code: number, names?: string[]) => void) => {
-        this.resolve(path)
-          .then((node) => {
-            if (!node.list) throw new FsError('ENOTDIR', 'not a directory');
-            return node.list();
-          })
-          .then(
-            (stats) => cb(0, ['.', '..', ...stats.map((s) => s.name)]),
-            (err) => cb(toErrno(err)),
-          );
-      },
-      open: (path: string, flags: number, cb: any) =>
-        reply(cb, async () => {
-          const node = await this.resolve(path);
-          if (!node.open) throw new FsError('EISDIR', 'is a directory');
-          const acc = flags & O_ACCMODE;
-          const file = await node.open({ read: acc !== 1, write: acc !== 0, truncate: (flags & fsc.O_TRUNC) !== 0 });
-          const fd = this.allocHandle();
-          this.handles.set(fd, file);
-          return fd;
-        }),
-      read: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
-        let file: OpenFile;
-        try {
-          file = this.handle(fd);
-        } catch (err) {
-          return cb(toErrno(err));
-        }
-        // The kernel's buffer stays ours until cb: output is read straight into it.
-        const signal = this.interrupts.signal();
-        const reading = file.readInto
-          ? file.readInto(buf.subarray(0, len), pos, signal)
-          : file.read(pos, len, signal).then((d) => d.copy(buf));
-        reading.then(cb, (err) => cb(toErrno(err)));
-      },
-      write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
-        // The buffer is the kernel's: copy it before going async.
-        const data = Buffer.from(buf.subarray(0, len));
-        Promise.resolve()
-          .then(() => this.handle(fd).write(data, pos))
-          .then(
-            (n) => cb(n),
-            (err) => cb(toErrno(err)),
-          );
-      },
-      release: (_path: string, fd: number, cb: (n: number) => void) => {
-        const h = this.handles.get(fd);
-        this.handles.delete(fd);
-        if (!h) return cb(0);
-        h.close().then(
-          () => cb(0),
-          (err) => {
-            log('close: %O', err);
-            cb(0);
-          },
-        );
-      },
-      truncate: (path: string, size: number, cb: any) =>
-        reply(
-          cb,
-          async () => void (await (await this.resolve(path)).truncate?.(size)),
-          () => [0],
-        ),
-      ftruncate: (path: string, _fd: number, size: number, cb: any) =>
-        reply(
-          cb,
-          async () => void (await (await this.resolve(path)).truncate?.(size)),
-          () => [0],
-        ),
-      rmdir: (path: string, cb: any) =>
-        reply(
-          cb,
-          () => this.remove(path),
-          () => [0],
-        ),
-      unlink: (path: string, cb: any) =>
-        reply(
-          cb,
-          () => this.remove(path),
-          () => [0],
-        ),
-      mkdir: (path: string, mode: number, cb: any) =>
-        reply(
-          cb,
-          async () => void (await this.create(path, true)),
-          () => [0],
-        ),
-      create: (path: string, mode: number, cb: any) =>
-        reply(cb, async () => {
-          const node = await this.create(path, false, mode);
-          const file = await node.open!({ read: true, write: true });
-          const fd = this.allocHandle();
-          this.handles.set(fd, file);
-          return fd;
-        }),
-      rename: (from: string, to: string, cb: any) =>
-        reply(
-          cb,
-          () => this.rename(from, to),
-          () => [0],
-        ),
-      // touch(1) and editors set times: accepted, synthetic files keep none.
-      utimens: (_path: string, _a: unknown, _m: unknown, cb: any) => cb(0),
-      chmod: (path: string, mode: number, cb: any) =>
-        reply(
-          cb,
-          async () => {
-            const node = await this.resolve(path);
-            if (!node.chmod) throw new FsError('EPERM', 'permission denied');
-            await node.chmod(mode);
-          },
-          () => [0],
-        ),
-      chown: (_path: string, _u: number, _g: number, cb: any) => cb(toErrno(new FsError('EPERM', 'permission denied'))),
-      flush: (_path: string, _fd: number, cb: any) => cb(0),
-    };
   }
 
   private allocHandle(): number {
@@ -299,7 +267,23 @@ export class FuseMount {
   }
 }
 
-function toStat(s: FileStat) {
+/** Every op with a value answers through here, so errors are mapped in one place. */
+function reply<T>(cb: Reply<T>, work: () => Promise<T>): void {
+  work().then(
+    (v) => cb(0, v),
+    (err) => {
+      if (!(err instanceof FsError)) log('op failed: %O', err);
+      cb(toErrno(err));
+    },
+  );
+}
+
+/** As reply, for ops that answer only 0 or an errno. */
+function done(cb: Done, work: () => Promise<void>): void {
+  reply((code) => cb(code), work);
+}
+
+function toStat(s: FileStat): FuseStat {
   const when = s.mtime * 1000; // the binding takes milliseconds as well as Dates: no Date per getattr
   const dir = isDir(s);
   return {
@@ -312,11 +296,6 @@ function toStat(s: FileStat) {
     atime: when,
     ctime: when,
   };
-}
-
-export async function isMounted(mountpoint: string): Promise<boolean> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  return table.split('\n').some((line) => line.split(' ')[4] === mountpoint.replace(/ /g, '\\040'));
 }
 
 /**

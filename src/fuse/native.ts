@@ -4,36 +4,18 @@
  * synthetic files of length 0 need or the kernel returns nothing.
  */
 import { createRequire } from 'node:module';
+import type { FuseClass, FuseModule } from './fuse-types.js';
 
 const require = createRequire(import.meta.url);
 
-export interface FuseOps {
-  [op: string]: (...args: any[]) => void;
-}
-
-export interface FuseInstance {
-  mount(cb: (err: Error | null) => void): void;
-  unmount(cb: (err: Error | null) => void): void;
-}
-
-type FuseClass = new (
-  mnt: string,
-  ops: FuseOps,
-  opts: Record<string, unknown>,
-) => FuseInstance & {
-  _fuseOptions(): string;
-};
-
-let loaded:
-  | { Fuse: FuseClass & { unmount(mnt: string, cb: (err: Error | null) => void): void }; DirectIoFuse: FuseClass }
-  | undefined;
+let loaded: { Fuse: FuseModule; DirectIoFuse: FuseClass } | undefined;
 
 /** Load the binding; throws a one-line, actionable message when libfuse is missing. */
 export function loadFuse(): NonNullable<typeof loaded> {
   if (loaded) return loaded;
-  let Fuse: any;
+  let Fuse: FuseModule;
   try {
-    Fuse = require('fuse-native');
+    Fuse = require('fuse-native') as FuseModule;
   } catch (err) {
     const text = String((err as Error).message);
     if (/libfuse\.so\.2/.test(text)) {
@@ -44,13 +26,13 @@ export function loadFuse(): NonNullable<typeof loaded> {
     throw new Error(`FUSE is unusable: cannot load fuse-native: ${text.split('\n')[0]}`);
   }
   class DirectIoFuse extends Fuse {
-    _fuseOptions(): string {
-      const opts: string = super._fuseOptions();
+    override _fuseOptions(): string {
+      const opts = super._fuseOptions();
       const ours = 'direct_io,big_writes,max_write=131072';
       return opts ? `${opts},${ours}` : `-o${ours}`;
     }
   }
-  loaded = { Fuse, DirectIoFuse: DirectIoFuse as unknown as FuseClass };
+  loaded = { Fuse, DirectIoFuse };
   return loaded;
 }
 

@@ -6,6 +6,8 @@ export const NOTAG = 0xffff;
 export const NOFID = 0xffffffff;
 /** Bytes of header in Tread/Twrite/Rread; iounit = msize - IOHDRSZ. */
 export const IOHDRSZ = 24;
+/** The largest u64 (a stat's "don't touch" length and qid path, the wire's bound). */
+export const U64_MAX = (1n << 64n) - 1n;
 /** At most this many names per Twalk (and qids per Rwalk). */
 export const MAXWELEM = 16;
 /** size[4] type[1] tag[2]: the smallest possible frame. */

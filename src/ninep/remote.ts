@@ -213,22 +213,6 @@ export class SpareFid {
   }
 }
 
-/**
- * All of a snapshot file of a taskfs node (status, topology): its text is
- * made once per open and served by offset (SPEC section 1), so a read
- * that returns less than asked has reached the end. The zero-length read
- * that would confirm it is not sent: one round trip less.
- */
-export async function readSnapshot(file: RemoteFile): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (let offset = 0; ; ) {
-    const data = await file.read(offset, file.iounit);
-    parts.push(data);
-    offset += data.length;
-    if (data.length < file.iounit) return Buffer.concat(parts);
-  }
-}
-
 export class RemoteFile implements OpenFile {
   private closing: Promise<void> | undefined;
 

@@ -1,8 +1,7 @@
 /** Conversions between the tree's FileStat and the 9P stat entry. */
 import type { FileStat, Qid } from '../ns/types.js';
+import { U64_MAX } from './constants.js';
 import type { Stat } from './messages.js';
-
-const U64_MAX = (1n << 64n) - 1n;
 
 /** Sending qid.path 0 is a bug in the tree (types.ts promises never 0). */
 export function assertQid(qid: Qid, what: string): Qid {

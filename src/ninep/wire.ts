@@ -6,7 +6,7 @@
  * that does not fit would silently corrupt the frame.
  */
 import type { Qid } from '../ns/types.js';
-import { MAXWELEM } from './constants.js';
+import { MAXWELEM, U64_MAX } from './constants.js';
 import type { FieldKind, FieldValues, Layout, Stat } from './messages.js';
 import { statLayout } from './messages.js';
 
@@ -20,7 +20,6 @@ export class NinepFormatError extends Error {
 
 // ignoreBOM keeps a leading U+FEFF, so decoding then encoding gives back the same bytes.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const U64_MAX = (1n << 64n) - 1n;
 
 /** A cursor over buf[pos, end) that refuses to step outside it. */
 export class Reader {

@@ -6,11 +6,13 @@
  */
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
+import { snapshotText } from '../ns/handles.js';
+import { quote } from '../ns/quote.js';
 import type { Node } from '../ns/types.js';
 import type { Duplex } from 'node:stream';
 import { connect, connectStream, type NinepClient } from '../ninep/client.js';
-import { SpareFid, readSnapshot, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
-import type { BoundSession } from '../taskfs/bound-session.js';
+import { SpareFid, type RemoteFile, type RemoteNode, type WalkedFid } from '../ninep/remote.js';
+import type { BoundSession } from './bound-session.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
 import { guardLost, type SessionFiles } from './lost-guard.js';
 
@@ -27,6 +29,12 @@ let defaultKey: Buffer | undefined;
 /** The node's --key, used to dial every child that is not given one (set at startup). */
 export function setChildKey(key: Buffer | undefined): void {
   defaultKey = key;
+}
+
+/** How a child node is dialed: its key (else the node's --key) and its silence timeout. */
+export interface DialOptions {
+  key?: Buffer;
+  timeoutMs?: number;
 }
 
 /** A session being reserved on a child: its number, and fids walked to it. */
@@ -63,18 +71,8 @@ export class ChildNode {
     this.spareStatus = new SpareFid(client.root.at('status'));
   }
 
-  static async connect(
-    name: string,
-    addr: string,
-    opts: { key?: Buffer; timeoutMs?: number } = {},
-  ): Promise<ChildNode> {
-    const { key = defaultKey, timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
-    try {
-      return new ChildNode(name, addr, await connect(addr, { timeoutMs, key }));
-    } catch (err) {
-      const e = asFsError(err);
-      throw new FsError(e.code, `mount ${addr}: ${e.message}`);
-    }
+  static async connect(name: string, addr: string, opts: DialOptions = {}): Promise<ChildNode> {
+    return ChildNode.dial(name, addr, opts, (o) => connect(addr, o));
   }
 
   /**
@@ -82,17 +80,22 @@ export class ChildNode {
    * dialed in); `addr` is what `ns` shows for it. The stream's end is the
    * node's loss, as a closed socket is.
    */
-  static async overStream(
+  static async overStream(name: string, addr: string, stream: Duplex, opts: DialOptions = {}): Promise<ChildNode> {
+    return ChildNode.dial(name, addr, opts, (o) => connectStream(stream, addr, o));
+  }
+
+  /** A child node over what `connecting` makes of the options; a failure names the address. */
+  private static async dial(
     name: string,
     addr: string,
-    stream: Duplex,
-    opts: { key?: Buffer; timeoutMs?: number } = {},
+    opts: DialOptions,
+    connecting: (o: Required<Pick<DialOptions, 'timeoutMs'>> & DialOptions) => Promise<NinepClient>,
   ): Promise<ChildNode> {
     const { timeoutMs = DEFAULT_CHILD_TIMEOUT_MS } = opts;
     // `key: undefined` given is no key: a channel that authenticated itself (ssh).
     const key = 'key' in opts ? opts.key : defaultKey;
     try {
-      return new ChildNode(name, addr, await connectStream(stream, addr, { timeoutMs, key }));
+      return new ChildNode(name, addr, await connecting({ timeoutMs, key }));
     } catch (err) {
       const e = asFsError(err);
       throw new FsError(e.code, `mount ${addr}: ${e.message}`);
@@ -151,7 +154,7 @@ export class ChildNode {
     let session: ReservedSession | undefined;
     const [numbered, reserved] = await Promise.allSettled([
       handle.read(0, 32).then((b) => (session = this.reservedSession(b.toString().trim(), share))),
-      handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quoteWord(os)} ${quoteWord(machine)}\n`), 0),
+      handle.write(Buffer.from(`res ${share === 1 ? 0 : share} ${quote(os)} ${quote(machine)}\n`), 0),
     ]);
     const release = () => this.release(handle, session);
     try {
@@ -219,12 +222,7 @@ export class ChildNode {
   }
 
   private async readSnapshotFile(walked: WalkedFid): Promise<string> {
-    const file = await walked.open({ read: true, write: false });
-    try {
-      return (await readSnapshot(file)).toString();
-    } finally {
-      void file.close(); // a remote clunk need not be waited for: one round trip less
-    }
+    return snapshotText(await walked.open({ read: true, write: false }));
   }
 
   async close(): Promise<void> {
@@ -246,8 +244,4 @@ function firstOpenAhead(node: RemoteNode, ahead: Map<string, WalkedFid>, name: s
       return walked.open(mode);
     },
   };
-}
-
-function quoteWord(w: string): string {
-  return /^[\w*.-]+$/.test(w) ? w : `'${w.replace(/'/g, "''")}'`;
 }

@@ -1,5 +1,5 @@
 /**
- * How `res N` splits among child nodes (SPEC section 5): in proportion to
+ * How `res N` splits among child nodes (README "Many machines"): in proportion to
  * the capacity each reports for the wanted os/machine, by largest
  * remainder, so equal capacities get shares that differ by at most one.
  */

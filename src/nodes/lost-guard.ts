@@ -7,9 +7,10 @@
 import { FsError, asFsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { DMDIR, QTDIR, type FileStat, type Node, type OpenFile, type OpenMode } from '../ns/types.js';
-import { leafCount, type BoundSession } from '../taskfs/bound-session.js';
-import { quote } from '../taskfs/quote.js';
+import { SESSION_FILE_NAMES, leafCount, type BoundSession } from './bound-session.js';
+import { quote } from '../ns/quote.js';
 
+/** What the guard hears of the node: why it is gone (once it is), and a signal that aborts then. */
 export interface LostSource {
   readonly lost: string | undefined;
   readonly lostSignal: AbortSignal;
@@ -25,19 +26,7 @@ export interface SessionFiles {
 
 const outputs = new Set(['stdout', 'stderr', 'stdio']);
 const answeredWhenLost = new Set(['status', 'wait', ...outputs]);
-/** Every session directory has these (SPEC section 1). */
-const sessionFileNames = new Set([
-  'ctl',
-  'args',
-  'env',
-  'ns',
-  'stdin',
-  'status',
-  'wait',
-  'topology',
-  'err',
-  ...outputs,
-]);
+const sessionFileNames = new Set<string>(SESSION_FILE_NAMES);
 
 /**
  * Why the node is gone, if `err` says so: the connection's pending requests
@@ -50,107 +39,146 @@ function goneReason(source: LostSource, err: unknown): string | undefined {
 }
 
 export function guardLost(child: BoundSession, source: LostSource, id: string, files: SessionFiles): BoundSession {
-  const leaves = leafCount(child);
-  // Until a status is read, a lost child's leaves are named by what we know.
-  let lastStatus = `cmd/${id} 0 Lost '' ''\n`.repeat(leaves);
-  let dirStat: FileStat = {
-    name: id,
-    qid: { type: QTDIR, version: 0, path: 0xffffffffn },
-    mode: DMDIR | 0o555,
-    length: 0,
-    mtime: Math.floor(Date.now() / 1000),
-    uid: '',
-    gid: '',
+  const guard = new LostGuard(child, source, id, files);
+  return {
+    dir: guard.dir(),
+    ctl: guard.ctl(),
+    topology: child.topology,
+    release: child.release,
+    host: child.host,
+    lost: () => source.lost,
   };
-  const lostError = () => new FsError('EIO', `node lost: ${source.lost ?? 'connection lost'}`);
+}
 
-  const statusHandle = async (): Promise<OpenFile> => {
-    if (!source.lost) {
+/** The guard of one child session: what it last learnt of it, and its files. */
+class LostGuard {
+  private readonly leaves: number;
+  /** Until a status is read, a lost child's leaves are named by what we know. */
+  private lastStatus: string;
+  private dirStat: FileStat;
+
+  constructor(
+    private readonly child: BoundSession,
+    private readonly source: LostSource,
+    id: string,
+    private readonly files: SessionFiles,
+  ) {
+    this.leaves = leafCount(child);
+    this.lastStatus = `cmd/${id} 0 Lost '' ''\n`.repeat(this.leaves);
+    this.dirStat = {
+      name: id,
+      qid: { type: QTDIR, version: 0, path: 0xffffffffn },
+      mode: DMDIR | 0o555,
+      length: 0,
+      mtime: Math.floor(Date.now() / 1000),
+      uid: '',
+      gid: '',
+    };
+  }
+
+  /** The session directory: session files are guarded, numbered children pass through. */
+  dir(): Node {
+    return {
+      stat: () => this.statDir(),
+      walk: (name) => this.walk(name),
+      list: async () => (this.source.lost ? [] : this.child.dir.list!()),
+    };
+  }
+
+  /** The clone handle: writes are refused once the node is gone. */
+  ctl(): OpenFile {
+    const ctl = this.child.ctl;
+    return {
+      read: (o, n, s) => ctl.read(o, n, s),
+      write: (d, o, s) => (this.source.lost ? Promise.reject(this.lostError()) : ctl.write(d, o, s)),
+      close: () => ctl.close(),
+    };
+  }
+
+  private async statDir(): Promise<FileStat> {
+    if (this.source.lost) return this.dirStat;
+    return this.child.dir.stat().then(
+      (st) => (this.dirStat = st),
+      () => this.dirStat,
+    );
+  }
+
+  private async walk(name: string): Promise<Node | undefined> {
+    if (!this.source.lost) {
       try {
-        const text = await files.read('status');
-        lastStatus = text;
-        return textHandle({ text });
+        if (sessionFileNames.has(name)) return this.file(name, this.files.at(name));
+        const real = await this.child.dir.walk!(name);
+        if (!real) return undefined;
+        return /^\d+$/.test(name) || name === 'fs' ? real : this.file(name, real);
       } catch (err) {
-        if (!goneReason(source, err)) throw err;
+        if (!goneReason(this.source, err)) throw err;
       }
     }
-    return textHandle({ text: lastStatus.replace(/^(\S+ \S+ )\S+/gm, '$1Lost') });
-  };
-
-  /** What a session file of a gone node gives: lost lines for wait, the end for output. */
-  const lostOpen = (name: string, mode: OpenMode): OpenFile => {
-    if (name === 'wait') return textHandle({ text: lostLines(leaves, source.lost ?? 'connection lost') });
-    if (outputs.has(name) && !mode.write) return textHandle({ text: '' });
-    throw lostError();
-  };
-  const lostStat = (name: string): FileStat => ({ ...dirStat, name, mode: 0o444, qid: { ...dirStat.qid, type: 0 } });
+    return answeredWhenLost.has(name) ? this.file(name, undefined) : undefined;
+  }
 
   /**
    * A session file of the child; `real` is undefined once the node is known
    * gone. The node may also go while the file is being reached (the walk
    * is part of its stat and open): that too is answered as lost.
    */
-  const file = (name: string, real: Node | undefined): Node => ({
-    stat: async () => {
-      if (!real || source.lost) return lostStat(name);
+  private file(name: string, real: Node | undefined): Node {
+    return { stat: () => this.statFile(name, real), open: (mode) => this.openFile(name, real, mode) };
+  }
+
+  private async statFile(name: string, real: Node | undefined): Promise<FileStat> {
+    if (!real || this.source.lost) return this.lostStat(name);
+    try {
+      return await real.stat();
+    } catch (err) {
+      if (!goneReason(this.source, err)) throw err;
+      return this.lostStat(name);
+    }
+  }
+
+  private async openFile(name: string, real: Node | undefined, mode: OpenMode): Promise<OpenFile> {
+    if (name === 'status') return this.status();
+    if (!real || this.source.lost) return this.lostOpen(name, mode);
+    let f: OpenFile;
+    try {
+      f = await real.open!(mode);
+    } catch (err) {
+      if (!goneReason(this.source, err)) throw err;
+      return this.lostOpen(name, mode);
+    }
+    if (name === 'wait') return lostAwareWait(f, this.leaves, this.source);
+    if (outputs.has(name)) return endsWhenLost(f, this.source);
+    return f;
+  }
+
+  /** The child's status while it answers (remembered), its leaves `Lost` after. */
+  private async status(): Promise<OpenFile> {
+    if (!this.source.lost) {
       try {
-        return await real.stat();
+        const text = await this.files.read('status');
+        this.lastStatus = text;
+        return textHandle({ text });
       } catch (err) {
-        if (!goneReason(source, err)) throw err;
-        return lostStat(name);
+        if (!goneReason(this.source, err)) throw err;
       }
-    },
-    open: async (mode) => {
-      if (name === 'status') return statusHandle();
-      if (!real || source.lost) return lostOpen(name, mode);
-      let f: OpenFile;
-      try {
-        f = await real.open!(mode);
-      } catch (err) {
-        if (!goneReason(source, err)) throw err;
-        return lostOpen(name, mode);
-      }
-      if (name === 'wait') return lostAwareWait(f, leaves, source);
-      if (outputs.has(name)) return endsWhenLost(f, source);
-      return f;
-    },
-  });
+    }
+    return textHandle({ text: this.lastStatus.replace(/^(\S+ \S+ )\S+/gm, '$1Lost') });
+  }
 
-  const dir: Node = {
-    stat: async () => {
-      if (source.lost) return dirStat;
-      return child.dir.stat().then(
-        (st) => (dirStat = st),
-        () => dirStat,
-      );
-    },
-    walk: async (name) => {
-      if (!source.lost) {
-        try {
-          if (sessionFileNames.has(name)) return file(name, files.at(name));
-          const real = await child.dir.walk!(name);
-          if (!real) return undefined;
-          // Session files are guarded; numbered children and fs/ are directories, and pass through.
-          return /^\d+$/.test(name) || name === 'fs' ? real : file(name, real);
-        } catch (err) {
-          if (!goneReason(source, err)) throw err;
-        }
-      }
-      return answeredWhenLost.has(name) ? file(name, undefined) : undefined;
-    },
-    list: async () => (source.lost ? [] : child.dir.list!()),
-  };
+  /** What a session file of a gone node gives: lost lines for wait, the end for output. */
+  private lostOpen(name: string, mode: OpenMode): OpenFile {
+    if (name === 'wait') return textHandle({ text: lostLines(this.leaves, this.source.lost ?? 'connection lost') });
+    if (outputs.has(name) && !mode.write) return textHandle({ text: '' });
+    throw this.lostError();
+  }
 
-  const ctl: OpenFile = {
-    read: (o, n, s) => child.ctl.read(o, n, s),
-    write: (d, o, s) => {
-      if (source.lost) return Promise.reject(lostError());
-      return child.ctl.write(d, o, s);
-    },
-    close: () => child.ctl.close(),
-  };
+  private lostStat(name: string): FileStat {
+    return { ...this.dirStat, name, mode: 0o444, qid: { ...this.dirStat.qid, type: 0 } };
+  }
 
-  return { dir, ctl, topology: child.topology, release: child.release, host: child.host, lost: () => source.lost };
+  private lostError(): FsError {
+    return new FsError('EIO', `node lost: ${this.source.lost ?? 'connection lost'}`);
+  }
 }
 
 function lostLines(count: number, reason: string): string {

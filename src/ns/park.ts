@@ -21,3 +21,10 @@ export function park<W>(waiters: Set<W>, make: (wake: () => void) => W, signal?:
     waiters.add(entry);
   });
 }
+
+/** Wake everyone parked in `waiters`; the set is emptied first, so a woken waiter may park again. */
+export function wakeAll(waiters: Set<() => void>): void {
+  const all = [...waiters];
+  waiters.clear();
+  for (const wake of all) wake();
+}

@@ -99,6 +99,8 @@ export interface OpenFile {
   write(data: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
   /** Called once; the handle is dead after it. */
   close(): Promise<void>;
+  /** The most one read returns, where the file has such a bound (a 9P file's iounit). */
+  readonly iounit?: number;
 }
 
 export function isDir(stat: FileStat): boolean {

@@ -14,7 +14,7 @@ import { FsError, asFsError } from '../ns/errors.js';
 import { receiveFile } from '../ns/copy.js';
 import { checkName } from '../ns/disk.js';
 import { isDir, type Node } from '../ns/types.js';
-import type { BoundSession } from './bound-session.js';
+import type { BoundSession } from '../nodes/bound-session.js';
 
 /** The names of a pattern, checked; EINVAL for anything that could leave the directory. */
 export function patternNames(pattern: string): RegExp[] {

@@ -5,7 +5,7 @@
  * first failure fails the write. After Inferno's cmdtab and lookupcmd.
  */
 import { FsError, asFsError } from '../ns/errors.js';
-import { tokenize } from './quote.js';
+import { tokenize } from '../ns/quote.js';
 
 export interface Verb<T> {
   /** Words after the verb: [fewest, most]. */

@@ -8,7 +8,7 @@
  * consumes nothing, so an EINTR retry at the same offset gets the bytes.
  */
 import { FsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 
 export interface MergeOptions {
@@ -34,7 +34,7 @@ class LineMerger implements OpenFile {
   private failure?: FsError;
   private readonly stop = new AbortController();
   private readonly readers = new Set<() => void>();
-  private wakePumps: Array<() => void> = [];
+  private readonly pumpWaiters = new Set<() => void>();
   private readonly chunkBytes: number;
   private readonly bufferBytes: number;
   private readonly maxLineBytes: number;
@@ -57,7 +57,7 @@ class LineMerger implements OpenFile {
     try {
       for (;;) {
         while (this.buffered >= this.bufferBytes && !this.stop.signal.aborted) {
-          await new Promise<void>((r) => this.wakePumps.push(r));
+          await park(this.pumpWaiters, (wake) => wake);
         }
         if (this.stop.signal.aborted) return;
         const data = await source.read(offset, this.chunkBytes, this.stop.signal);
@@ -95,8 +95,7 @@ class LineMerger implements OpenFile {
   }
 
   private wake(): void {
-    for (const w of this.readers) w();
-    this.readers.clear();
+    wakeAll(this.readers);
   }
 
   private discardBefore(offset: number): void {
@@ -112,9 +111,7 @@ class LineMerger implements OpenFile {
       this.buffered -= cut;
     }
     if (this.buffered < this.bufferBytes) {
-      const pumps = this.wakePumps;
-      this.wakePumps = [];
-      for (const w of pumps) w();
+      wakeAll(this.pumpWaiters);
     }
   }
 
@@ -150,8 +147,7 @@ class LineMerger implements OpenFile {
 
   async close(): Promise<void> {
     this.stop.abort();
-    for (const w of this.wakePumps) w();
-    this.wakePumps = [];
+    wakeAll(this.pumpWaiters);
     await Promise.allSettled(this.sources.map((s) => s.close()));
   }
 }

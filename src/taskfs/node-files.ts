@@ -1,5 +1,5 @@
 /**
- * The node's root directory (SPEC section 1): clone, ctl, arch, status,
+ * The node's root directory (README "The node"): clone, ctl, arch, status,
  * env, ns, fs/, nodes/, and a directory per session.
  */
 import { textHandle } from '../ns/handles.js';

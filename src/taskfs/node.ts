@@ -6,12 +6,13 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { machine, type } from 'node:os';
 import createDebug from 'debug';
+import { allOrNone } from '../ns/all-or-none.js';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { ChildNode } from '../nodes/child-node.js';
 import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
-import { reserveLocalSlots } from '../nodes/local-slots.js';
-import type { BoundSession } from './bound-session.js';
+import { reserveLocalSlots } from './local-slots.js';
+import type { BoundSession } from '../nodes/bound-session.js';
 import { nodeRoot } from './node-files.js';
 import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
@@ -181,7 +182,7 @@ export class TaskNode {
 
   /**
    * Open the clone file: a new session whose ctl this handle is. The handle
-   * owns what the session reserves: closing it releases (SPEC section 2).
+   * owns what the session reserves: closing it releases (README "Lifetime").
    */
   openClone(): { session: Session; handle: OpenFile } {
     const session = this.createSession();
@@ -214,7 +215,7 @@ export class TaskNode {
   /**
    * The children for `res N` (N > 0), numbered from `firstIndex`: local
    * slots on a node with no child nodes, else shares of N among the child
-   * nodes by capacity (SPEC section 5), all or nothing.
+   * nodes by capacity (README "Many machines"), all or nothing.
    */
   async reserveChildren(parent: Session, req: ResRequest, firstIndex: number): Promise<BoundSession[]> {
     const nodes = [...this.childNodes.values()].filter((c) => !c.lost);
@@ -229,15 +230,10 @@ export class TaskNode {
       throw new FsError('ENOSPC', `no child node has resources matching ${req.os} ${req.machine}`);
     }
     const split = shares(req.count, capacities);
-    const results = await Promise.allSettled(
+    const granted = await allOrNone(
       nodes.flatMap((node, i) => (split[i]! > 0 ? [node.reserve(split[i]!, req.os, req.machine)] : [])),
+      (c) => c.release(),
     );
-    const granted = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) {
-      await Promise.allSettled(granted.map((c) => c.release()));
-      throw failed.reason;
-    }
     log('res %d: shares %o', req.count, split);
     return granted;
   }

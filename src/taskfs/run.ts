@@ -9,7 +9,7 @@ import { LeafProcess, type ExitInfo } from '../exec/process.js';
 import type { Command, Spawner } from '../exec/spawner.js';
 import { FileSpool, MemorySpool } from '../exec/spool.js';
 import { join } from 'node:path';
-import { quote } from './quote.js';
+import { quote } from '../ns/quote.js';
 
 const log = createDebug('taskfs:run');
 

@@ -1,14 +1,16 @@
 /**
- * The session directory (SPEC section 1): its files, in the spirit of a
+ * The session directory (README "A session"): its files, in the spirit of a
  * Plan 9 dirtab, then the bound children as 0, 1, ... Each open is counted
  * on the session (status excepted), and each file's I/O is one small
  * function of the session.
  */
+import { allOrNone } from '../ns/all-or-none.js';
 import { FsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
 import { DiskDir } from '../ns/disk.js';
 import { SyntheticDir, SyntheticFile, renamed, withEntries } from '../ns/synthetic.js';
 import type { Node, OpenFile, OpenMode } from '../ns/types.js';
+import { SESSION_FILE_NAMES, type SessionFileName } from '../nodes/bound-session.js';
 import { mergeLines } from './merge.js';
 import type { Run } from './run.js';
 import type { Session } from './session.js';
@@ -19,7 +21,7 @@ import type { Spool } from '../exec/spool.js';
 type OutputName = 'stdout' | 'stderr' | 'wait';
 
 interface FileEntry {
-  name: string;
+  name: SessionFileName;
   perm: number;
   open(s: Session, mode: OpenMode): Promise<OpenFile> | OpenFile;
   /** Reading status does not count as an open. */
@@ -28,8 +30,9 @@ interface FileEntry {
   truncate?(s: Session): Promise<void>;
 }
 
-const setting = (name: SettingName): FileEntry => ({
-  name,
+type FileSpec = Omit<FileEntry, 'name'>;
+
+const setting = (name: SettingName): FileSpec => ({
   perm: 0o660,
   open: (s, mode) => {
     // OTRUNC (9P) clears, like the truncate FUSE sends for `>`.
@@ -49,27 +52,24 @@ const setting = (name: SettingName): FileEntry => ({
   truncate: (s) => s.setText(name, '', false),
 });
 
-const output = (name: 'stdout' | 'stderr'): FileEntry => ({
-  name,
+const output = (name: 'stdout' | 'stderr'): FileSpec => ({
   perm: 0o444,
   open: (s) => outputHandle(s, name),
   length: (s) => outputLength(s, name),
 });
 
-export const sessionFiles: readonly FileEntry[] = [
-  {
-    name: 'ctl',
+const specs: Record<SessionFileName, FileSpec> = {
+  ctl: {
     perm: 0o660,
     open: (s) => textHandle({ text: String(s.id), write: (data) => ctlWrite(s, data.toString()) }),
   },
-  setting('args'),
-  setting('env'),
-  setting('ns'),
-  { name: 'stdin', perm: 0o222, open: (s) => stdinHandle(s) },
-  output('stdout'),
-  output('stderr'),
-  {
-    name: 'stdio',
+  args: setting('args'),
+  env: setting('env'),
+  ns: setting('ns'),
+  stdin: { perm: 0o222, open: (s) => stdinHandle(s) },
+  stdout: output('stdout'),
+  stderr: output('stderr'),
+  stdio: {
     perm: 0o660,
     open: async (s, mode) => {
       const out = mode.read ? await outputHandle(s, 'stdout') : undefined;
@@ -86,11 +86,14 @@ export const sessionFiles: readonly FileEntry[] = [
     },
     length: (s) => outputLength(s, 'stdout'),
   },
-  { name: 'status', perm: 0o444, uncounted: true, open: async (s) => textHandle({ text: await s.status() }) },
-  { name: 'wait', perm: 0o444, open: (s) => outputHandle(s, 'wait') },
-  { name: 'topology', perm: 0o444, open: (s) => textHandle({ text: s.topology() }) },
-  { name: 'err', perm: 0o444, open: (s) => textHandle({ text: s.lastError }) },
-];
+  status: { perm: 0o444, uncounted: true, open: async (s) => textHandle({ text: await s.status() }) },
+  wait: { perm: 0o444, open: (s) => outputHandle(s, 'wait') },
+  topology: { perm: 0o444, open: (s) => textHandle({ text: s.topology() }) },
+  err: { perm: 0o444, open: (s) => textHandle({ text: s.lastError }) },
+};
+
+/** The session's files in directory order; a file's place is its qid path. */
+export const sessionFiles: readonly FileEntry[] = SESSION_FILE_NAMES.map((name) => ({ name, ...specs[name] }));
 
 const noEntries: ReadonlyMap<string, Node> = new Map();
 
@@ -205,18 +208,12 @@ async function stdinHandle(session: Session): Promise<OpenFile> {
 
 async function openChildren(session: Session, name: string, mode: OpenMode): Promise<OpenFile[]> {
   // In parallel: for children on other nodes each open is two round trips.
-  const results = await Promise.allSettled(
+  return allOrNone(
     session.children.map(async (child) => {
       const node = await child.dir.walk?.(name);
       if (!node?.open) throw new FsError('EIO', `child has no ${name}`);
       return node.open(mode);
     }),
+    (f) => f.close(),
   );
-  const opened = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) {
-    await Promise.allSettled(opened.map((f) => f.close()));
-    throw failed.reason;
-  }
-  return opened;
 }

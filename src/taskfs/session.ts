@@ -7,14 +7,14 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
-import { park } from '../ns/park.js';
+import { park, wakeAll } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
-import { leafCount, readChildFile, type BoundSession } from './bound-session.js';
+import { leafCount, readChildFile, type BoundSession, type StagingHost } from '../nodes/bound-session.js';
+import { quote, tokenize } from '../ns/quote.js';
 import { collectLeaf, patternNames, pullOut } from './collect.js';
-import { stageToChild, type StagingHost } from './stage-to-child.js';
+import { stageToChild } from './stage-to-child.js';
 import { stageToLeaf } from './stage-to-leaf.js';
-import { quote, tokenize } from './quote.js';
 import { Run } from './run.js';
 import { parseEnv, validateSetting, type SettingName } from './settings.js';
 import type { TaskNode } from './node.js';
@@ -168,8 +168,7 @@ export class Session {
   }
 
   private wakeRunWaiters(): void {
-    for (const w of this.runWaiters) w();
-    this.runWaiters.clear();
+    wakeAll(this.runWaiters);
   }
 
   // ---- verbs ------------------------------------------------------------

@@ -1,6 +1,6 @@
 /** The text settings of a session (args, env, ns) and the node env: parsing and checking. */
 import { FsError } from '../ns/errors.js';
-import { tokenize } from './quote.js';
+import { tokenize } from '../ns/quote.js';
 
 export type SettingName = 'args' | 'env' | 'ns';
 

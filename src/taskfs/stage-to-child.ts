@@ -10,14 +10,8 @@
 import { FsError, asFsError } from '../ns/errors.js';
 import { sendFile } from '../ns/copy.js';
 import type { Node } from '../ns/types.js';
-import { readChildFile } from './bound-session.js';
+import { readChildFile, type StagingHost } from '../nodes/bound-session.js';
 import { formatSums, parseSums, type StagedSum, type Staging } from './staging.js';
-
-/** A child node as staging sees it: where to send, and its name for errors. */
-export interface StagingHost {
-  readonly name: string;
-  readonly fs: Node;
-}
 
 /** The child's fs/ made to mirror this node's; two execs at once stage one after the other. */
 export function stageToChild(staging: Staging, host: StagingHost): Promise<void> {

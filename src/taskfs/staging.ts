@@ -13,7 +13,7 @@ import { DiskDir } from '../ns/disk.js';
 import { textHandle } from '../ns/handles.js';
 import { SyntheticFile, withEntries } from '../ns/synthetic.js';
 import type { Node } from '../ns/types.js';
-import { quote, tokenize } from './quote.js';
+import { quote, tokenize } from '../ns/quote.js';
 
 /** A staged file: `rel` is its path below fs/, with `/` between names. */
 export interface StagedFile {

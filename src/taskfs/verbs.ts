@@ -1,5 +1,5 @@
 /**
- * The ctl verb table (SPEC section 3). A write may hold several verbs, one
+ * The ctl verb table (README "ctl verbs"). A write may hold several verbs, one
  * per line; they run in order and the first failure fails the write, its
  * text kept for `err`.
  */

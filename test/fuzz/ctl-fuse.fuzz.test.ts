@@ -1,5 +1,5 @@
 /**
- * Hostile ctl text through a real FUSE mount (issue 4): seeded random and
+ * Hostile ctl text through a real FUSE mount (README "Hostile input"): seeded random and
  * mutated writes to session ctl (verbs with random arguments, Plan 9
  * quoting edge cases, huge lines, NULs, invalid UTF-8, thousands of lines
  * in one write), env, args, ns, stdin and the node's own files, at least

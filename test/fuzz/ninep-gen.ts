@@ -30,25 +30,13 @@ import {
 import type { Message, Stat } from '../../src/ninep/messages.js';
 import { layouts } from '../../src/ninep/messages.js';
 import { dontTouchStat } from '../../src/ninep/stat.js';
+import { SESSION_FILE_NAMES } from '../../src/nodes/bound-session.js';
 import type { CtlGen } from './ctl-text.js';
 import type { Prng } from './prng.js';
 
 const ROOT_FILES = ['clone', 'ctl', 'arch', 'status', 'env', 'ns'] as const;
 const ROOT_DIRS = ['fs', 'nodes'] as const;
-const SESSION_FILES = [
-  'ctl',
-  'args',
-  'env',
-  'ns',
-  'stdin',
-  'stdout',
-  'stderr',
-  'stdio',
-  'status',
-  'wait',
-  'topology',
-  'err',
-] as const;
+const SESSION_FILES = SESSION_FILE_NAMES;
 const READ_ONLY = new Set(['arch', 'status', 'stdout', 'stderr', 'wait', 'topology', 'err']);
 const GARBAGE_NAMES = [
   '',

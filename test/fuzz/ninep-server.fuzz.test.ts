@@ -1,5 +1,5 @@
 /**
- * Hostile input over 9P (issue 4): a seeded fuzzer feeds a real
+ * Hostile input over 9P (README "Hostile input"): a seeded fuzzer feeds a real
  * `taskfs serve` process at least TASKFS_FUZZ_FRAMES frames (default
  * 100,000) within TASKFS_FUZZ_SECONDS (default 60): valid T-messages with
  * random fields, the same with byte mutations, and random frames, over many

@@ -140,10 +140,7 @@ export async function run(script: string, opts: { cwd?: string; timeout?: number
   return r.stdout;
 }
 
-export async function isMounted(mnt: string): Promise<boolean> {
-  const table = await readFile('/proc/self/mountinfo', 'utf8');
-  return table.split('\n').some((l) => l.split(' ')[4] === mnt);
-}
+export { isMounted } from '../../src/fuse/mountinfo.js';
 
 /** Pids of live processes whose command line (words joined by blanks) matches `pattern`. */
 export async function pidsMatching(pattern: string | RegExp): Promise<number[]> {

@@ -1,5 +1,5 @@
 /**
- * --key between real node processes on loopback (issue 4): a keyed root
+ * --key between real node processes on loopback (README "Authentication"): a keyed root
  * reserves on a keyed child, a parent without the key is refused with a
  * clear error, a readable key file and an open listener without a key
  * refuse to start.

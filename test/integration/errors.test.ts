@@ -1,5 +1,5 @@
 /**
- * Bad input (issue 2, item 7): each wrong write fails with a fitting errno,
+ * Bad input (README "Hostile input"): each wrong write fails with a fitting errno,
  * leaves its reason in err, and the node keeps working.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

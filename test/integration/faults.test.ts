@@ -1,5 +1,5 @@
 /**
- * Faults injected into a node (issue 4): it keeps serving, blocked readers
+ * Faults injected into a node (README "Faults injected and survived"): it keeps serving, blocked readers
  * return, affected leaves say why, no process is left behind (checked by
  * process group), no stale mount.
  */

@@ -1,11 +1,12 @@
 /**
- * The daemon's own life (issue 2, item 8): SIGTERM, SIGINT and fusermount -u
+ * The daemon's own life (README "Lifetime"): SIGTERM, SIGINT and fusermount -u
  * leave no mount and no process; after SIGKILL the next mount starts clean.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fuseMissing } from '../helpers/fuse.js';
+import { readMounts } from '../../src/fuse/mountinfo.js';
 import { isMounted, pidsMatching, run, sh, startMount, stopAll, taskfsBin, until } from '../helpers/daemon.js';
 
 async function startSleepers(mnt: string, marker: string): Promise<void> {
@@ -63,9 +64,8 @@ describe.skipIf(fuseMissing)('daemon lifecycle', () => {
   it('the mount is private to its user and nothing in the workdir is world-writable', async () => {
     const d = await startMount();
     await run('n=$(cat clone); echo exec seq 1 300000 > $n/ctl; cat $n/wait > /dev/null', { cwd: d.mnt });
-    const options = (await readFile('/proc/self/mountinfo', 'utf8'))
-      .split('\n')
-      .find((l) => l.split(' ')[4] === d.mnt)!;
+    const mount = (await readMounts()).find((m) => m.mountpoint === d.mnt)!;
+    const options = `${mount.options} ${mount.superOptions}`;
     expect(options).not.toMatch(/allow_other/);
     expect(options).toContain(`user_id=${process.getuid!()}`);
     expect(await run(`find ${d.dir}/work -perm -o+w`)).toBe('');

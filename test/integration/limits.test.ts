@@ -1,5 +1,5 @@
 /**
- * Limits (issue 4): each one crossed gets its documented error, and the
+ * Limits (README "Limits"): each one crossed gets its documented error, and the
  * node keeps working. The spool limit pauses a leaf without losing output.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

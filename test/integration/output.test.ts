@@ -1,5 +1,5 @@
 /**
- * Spooled output (issue 2, item 5): late and repeated readers see every
+ * Spooled output (README "Lifetime": output is spooled, not piped): late and repeated readers see every
  * byte, lines are never spliced across leaves, memory stays bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 /**
  * A plain 9P2000 client, written here and sharing no code with src/ninep,
- * drives a session on a `taskfs serve` node (issue 3, item 6).
+ * drives a session on a `taskfs serve` node (README "Many machines").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuseMissing } from '../helpers/fuse.js';

@@ -1,6 +1,6 @@
 /**
- * The SPEC session through a real FUSE mount, driven by sh (issue 2,
- * items 1-4 and 6).
+ * The README's "A worked session" through a real FUSE mount, driven by sh,
+ * and the files and verbs of "A session" and "ctl verbs".
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostname } from 'node:os';

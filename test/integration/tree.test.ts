@@ -1,5 +1,5 @@
 /**
- * A tree of real node processes on loopback (issue 3): shares, aggregation
+ * A tree of real node processes on loopback (README "Many machines"): shares, aggregation
  * through the root mount, failures of a middle node and of the root.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ const marker = () => `${1000 + Math.floor(Math.random() * 9000)}.${process.pid}`
 describe.skipIf(fuseMissing)('a tree of nodes', () => {
   afterEach(stopAll);
 
-  it('three levels run the SPEC session through the root mount', async () => {
+  it('three levels run the worked session through the root mount', async () => {
     const grandchild = await startServe(['--slots', '2']);
     const a = await startServe(['--slots', '2', '--remote', grandchild.addr]);
     const b = await startServe(['--slots', '2']);

@@ -103,7 +103,7 @@ async function eventually(cond: () => boolean, ms = 3000): Promise<void> {
 }
 
 beforeAll(async () => {
-  execFileSync('sh', ['-c', 'mkdir -p build && cc -O2 -Wall -o build/taskfs-spawnd native/taskfs-spawnd.c'], {
+  execFileSync('sh', ['-c', 'mkdir -p build && cc -O2 -Wall -Wextra -o build/taskfs-spawnd native/spawnd-*.c'], {
     cwd: ROOT,
     stdio: 'inherit',
   });

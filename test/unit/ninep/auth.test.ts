@@ -15,10 +15,10 @@ import { Framer } from '../../../src/ninep/framer.js';
 import type { Message } from '../../../src/ninep/messages.js';
 import type { Connection } from '../../../src/ninep/server.js';
 import { listen, serveConnection } from '../../../src/ninep/server.js';
-import { duplexPair } from './duplex.js';
-import { Peer } from './peer.js';
-import type { TestTree } from './tree.js';
-import { makeTree } from './tree.js';
+import { duplexPair } from '../../helpers/duplex.js';
+import { Peer } from '../../helpers/raw-peer.js';
+import type { TestTree } from '../../helpers/test-tree.js';
+import { makeTree } from '../../helpers/test-tree.js';
 
 const KEY = Buffer.from('correct horse battery staple');
 const MSIZE = 8192 + 24;

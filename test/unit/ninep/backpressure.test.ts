@@ -15,7 +15,7 @@ import { Framer } from '../../../src/ninep/framer.js';
 import type { Message } from '../../../src/ninep/messages.js';
 import type { Connection, Listener } from '../../../src/ninep/server.js';
 import { listen, serveConnection } from '../../../src/ninep/server.js';
-import { MemDir } from './tree.js';
+import { MemDir } from '../../helpers/test-tree.js';
 
 const MSIZE = 8192 + 24;
 const READ = 8192;

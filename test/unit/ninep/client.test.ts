@@ -14,9 +14,9 @@ import type { NinepClient } from '../../../src/ninep/client.js';
 import { connect } from '../../../src/ninep/client.js';
 import type { Listener } from '../../../src/ninep/server.js';
 import { listen } from '../../../src/ninep/server.js';
-import { freezableProxy, silentServer } from './netutil.js';
-import type { TestTree } from './tree.js';
-import { type MemDir, TextFile, makeTree } from './tree.js';
+import { freezableProxy, silentServer } from '../../helpers/silent-net.js';
+import type { TestTree } from '../../helpers/test-tree.js';
+import { type MemDir, TextFile, makeTree } from '../../helpers/test-tree.js';
 
 let dir: string;
 let tree: TestTree;

@@ -16,10 +16,10 @@ import {
 import type { Message } from '../../../src/ninep/messages.js';
 import type { Connection, ServeOptions } from '../../../src/ninep/server.js';
 import { serveConnection } from '../../../src/ninep/server.js';
-import { duplexPair } from './duplex.js';
-import { Peer } from './peer.js';
-import type { TestTree } from './tree.js';
-import { makeTree } from './tree.js';
+import { duplexPair } from '../../helpers/duplex.js';
+import { Peer } from '../../helpers/raw-peer.js';
+import type { TestTree } from '../../helpers/test-tree.js';
+import { makeTree } from '../../helpers/test-tree.js';
 
 const MSIZE = 8192 + 24;
 

@@ -10,11 +10,12 @@ import { QTFILE } from '../../../src/ns/types.js';
 import type { NinepClient } from '../../../src/ninep/client.js';
 import { connect } from '../../../src/ninep/client.js';
 import { IOHDRSZ, MIN_MSIZE } from '../../../src/ninep/constants.js';
-import { SpareFid, readSnapshot } from '../../../src/ninep/remote.js';
+import { readSnapshot } from '../../../src/ns/handles.js';
+import { SpareFid } from '../../../src/ninep/remote.js';
 import type { Listener } from '../../../src/ninep/server.js';
 import { listen } from '../../../src/ninep/server.js';
-import type { TestTree } from './tree.js';
-import { MTIME, TextFile, makeTree } from './tree.js';
+import type { TestTree } from '../../helpers/test-tree.js';
+import { MTIME, TextFile, makeTree } from '../../helpers/test-tree.js';
 
 /** A text whose reads are counted. */
 class CountedFile implements Node {

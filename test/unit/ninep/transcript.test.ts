@@ -12,10 +12,10 @@ import { serveConnection } from '../../../src/ninep/server.js';
 import { dontTouchStat } from '../../../src/ninep/stat.js';
 import type { Node } from '../../../src/ns/types.js';
 import { QTDIR } from '../../../src/ns/types.js';
-import { duplexPair } from './duplex.js';
-import { Peer } from './peer.js';
-import type { TestTree } from './tree.js';
-import { MTIME, MemDir, TextFile, makeTree } from './tree.js';
+import { duplexPair } from '../../helpers/duplex.js';
+import { Peer } from '../../helpers/raw-peer.js';
+import type { TestTree } from '../../helpers/test-tree.js';
+import { MTIME, MemDir, TextFile, makeTree } from '../../helpers/test-tree.js';
 
 type Step = ['T' | 'R', Message];
 

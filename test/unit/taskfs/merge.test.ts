@@ -9,7 +9,7 @@ function source(chunks: string[], delayMs = 0): OpenFile & { closed: boolean } {
   let i = 0;
   const src = {
     closed: false,
-    async read(offset: number, count: number) {
+    async read(_offset: number, count: number) {
       if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
       const chunk = data[i++];
       return chunk ? chunk.subarray(0, count) : Buffer.alloc(0);

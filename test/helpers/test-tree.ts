@@ -12,9 +12,9 @@
  *   /many        dir   qid 8   40 files with long names (multi-read listings)
  *   /slow        file  qid 9   read ignores its signal and answers "late" after 300 ms
  */
-import type { FileStat, Node, OpenFile, OpenMode } from '../../../src/ns/types.js';
-import { DMDIR, QTDIR, QTFILE } from '../../../src/ns/types.js';
-import { FsError } from '../../../src/ns/errors.js';
+import type { FileStat, Node, OpenFile, OpenMode } from '../../src/ns/types.js';
+import { DMDIR, QTDIR, QTFILE } from '../../src/ns/types.js';
+import { FsError } from '../../src/ns/errors.js';
 
 export const MTIME = 1_700_000_000;
 

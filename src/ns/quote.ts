@@ -2,7 +2,7 @@
  * Plan 9 quoting (tokenize(2), quote(2)): words split on blanks, single
  * quotes group, and a doubled quote inside quotes stands for one quote.
  */
-import { FsError } from '../ns/errors.js';
+import { FsError } from './errors.js';
 
 export function tokenize(line: string): string[] {
   const words: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quote, tokenize } from '../../../src/taskfs/quote.js';
+import { quote, tokenize } from '../../../src/ns/quote.js';
 
 describe('Plan 9 quoting', () => {
   it('splits on blanks and groups single quotes', () => {

@@ -1,8 +1,8 @@
 /** A raw 9P peer for transcript tests: sends messages, collects whole replies. */
 import type { Duplex } from 'node:stream';
-import { pack, unpack } from '../../../src/ninep/codec.js';
-import { Framer } from '../../../src/ninep/framer.js';
-import type { Message } from '../../../src/ninep/messages.js';
+import { pack, unpack } from '../../src/ninep/codec.js';
+import { Framer } from '../../src/ninep/framer.js';
+import type { Message } from '../../src/ninep/messages.js';
 
 export class Peer {
   readonly received: Message[] = [];

@@ -27,6 +27,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMountsSync } from '../dist/fuse/mountinfo.js';
 import { formatSummary, summarize } from './profile-summary.mjs';
+import { scaleSection, scaleTable } from './scale.mjs';
+import { streamSection, streamTable } from './stream.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
 const BUILD = join(ROOT, 'build/bench');
@@ -35,7 +37,7 @@ const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------- options
 
-const SECTIONS = ['launch', 'tree', 'throughput', 'meta', 'memory', 'ssh'];
+const SECTIONS = ['launch', 'tree', 'throughput', 'stream', 'scale', 'meta', 'memory', 'ssh'];
 
 function parseArgs(argv) {
   const o = { quick: false, only: new Set(SECTIONS), reps: undefined, profile: false, out: undefined, taskfs: ROOT };
@@ -70,7 +72,9 @@ function usage(err) {
   const text = `usage: scripts/bench [--quick] [--only SECTION[,SECTION...]] [--reps N] [--profile] [--out FILE] [--no-build] [--no-quiet] [--taskfs DIR]
 
 sections: launch (fan-out on a local node), tree (fan-out on root + 4 serve
-children), throughput (one leaf, 2 GiB of output), meta (stat and
+children), throughput (one leaf, 2 GiB of output), stream (output from a
+child and a grandchild node, stdin fanned out over two children), scale
+(launch over 4 to 100 children, plotted to bench/scale.png), meta (stat and
 open-read-close through the mount vs bare fuse-native and C libfuse),
 memory (daemon peak RSS during the others; alone: only the taskfs runs),
 ssh (bring up 16 ssh children of a private sshd and run hostname on them,
@@ -103,8 +107,16 @@ const TASKFS = opt.taskfs;
 const MAIN = join(TASKFS, 'dist/cli/main.js');
 const full = !opt.quick && opt.only.size === SECTIONS.length && !opt.profile;
 const cfg = opt.quick
-  ? { launchNs: [1, 16, 64], launchReps: 3, tpBytes: 256 * MiB, tpReps: 3, metaSecs: 0.3, metaReps: 3 }
-  : { launchNs: [1, 16, 64, 256], launchReps: 7, tpBytes: 2048 * MiB, tpReps: 5, metaSecs: 1, metaReps: 5 };
+  ? { launchNs: [1, 16, 64], launchReps: 3, tpBytes: 256 * MiB, tpReps: 3, metaSecs: 0.3, metaReps: 3, scaleReps: 2 }
+  : {
+      launchNs: [1, 16, 64, 256],
+      launchReps: 7,
+      tpBytes: 2048 * MiB,
+      tpReps: 5,
+      metaSecs: 1,
+      metaReps: 5,
+      scaleReps: 3,
+    };
 if (opt.reps) Object.assign(cfg, { launchReps: opt.reps, tpReps: opt.reps, metaReps: opt.reps });
 const memN = cfg.launchNs[cfg.launchNs.length - 1];
 const outFile =
@@ -849,6 +861,8 @@ function table(m, elapsed) {
     );
     L.push(`The taskfs daemon used ${f(t.cpuMs / 1000, 2)} s of CPU (user + system, all threads) per run.`, '');
   }
+  L.push(...streamTable(results.stream, f));
+  L.push(...scaleTable(results.scale, f));
   if (results.meta.length) {
     L.push('## Metadata and small I/O through the mount', '');
     L.push(
@@ -950,7 +964,7 @@ function profileReport() {
 async function main() {
   const t0 = Date.now();
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run sh scripts/build`);
-  for (const tool of ['pdsh', 'taskset', 'gcc', 'pkg-config', 'fusermount']) {
+  for (const tool of ['pdsh', 'taskset', 'gcc', 'pkg-config', 'fusermount', 'gnuplot']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
     } catch {
@@ -967,6 +981,10 @@ async function main() {
   if (has('launch') || memOnly('launch')) await launchSection('launch', memOnly('launch'));
   if (has('tree') || memOnly('tree')) await launchSection('tree', memOnly('tree'));
   if (has('throughput') || memOnly('throughput')) await throughputSection(memOnly('throughput'));
+  // The newer sections take bench.mjs's helpers as one object.
+  const helpers = { startTaskfs, stopChild, timeSh, quiet, median, target, log, peakRss, results, cfg, opt, MiB, RUN };
+  if (has('stream')) await streamSection(helpers);
+  if (has('scale')) await scaleSection({ ...helpers, ROOT, RESULTS_DIR, full });
   if (has('meta')) await metaSection();
   if (has('ssh')) await sshSection();
   if (has('memory')) {

@@ -20,6 +20,10 @@ import { FidPool } from './fidpool.js';
 import { Mux } from './mux.js';
 import type { Remote } from './remote.js';
 import { RemoteNode } from './remote.js';
+import { AheadBudget } from './readahead.js';
+
+/** Treads ahead of readers per connection: well under the server's limit of requests in flight. */
+const AHEAD_PER_CONNECTION = 32;
 
 const log = createDebug('taskfs:9p');
 
@@ -101,6 +105,7 @@ export class NinepClient {
       walk: (path) => this.walk(path),
       clunk: (fid) => this.clunk(fid),
       forget: (fid) => this.fids.free(fid),
+      ahead: new AheadBudget(AHEAD_PER_CONNECTION),
     };
     this.root = new RemoteNode(this.remote, []);
   }

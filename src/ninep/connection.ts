@@ -38,6 +38,7 @@ import { errorString } from './errstr.js';
 import type { AuthPolicy, Logger, ConnState } from './fid.js';
 import { closeQuietly } from './fid.js';
 import { Framer } from './framer.js';
+import { giveFrame, isFramed, sealFrame } from './rread-frame.js';
 import type { Reply } from './handlers.js';
 import { handle } from './handlers.js';
 import type { Message, Msg, TMessage } from './messages.js';
@@ -252,6 +253,7 @@ export class ServerConnection implements Connection {
         root: this.root,
         log: this.log,
         maxFids: this.maxFids,
+        reading: 0,
         auth: this.auth,
       };
     }
@@ -293,6 +295,11 @@ export class ServerConnection implements Connection {
 
   private send(tag: number, reply: Reply): void {
     if (this.dead) return;
+    if (isFramed(reply)) {
+      if (tracing(this.log)) this.log('-> Rread tag %d count %d', tag, reply.data.length);
+      this.write(sealFrame(reply, tag), () => giveFrame(reply.frame));
+      return;
+    }
     let msg = { ...reply, tag } as Message;
     let buf: Buffer;
     try {
@@ -305,7 +312,11 @@ export class ServerConnection implements Connection {
       buf = pack(msg);
     }
     if (tracing(this.log)) this.log('-> %s', describe(msg));
-    const more = this.socket.write(buf);
+    this.write(buf);
+  }
+
+  private write(buf: Buffer, done?: () => void): void {
+    const more = this.socket.write(buf, done);
     this.peakQueued = Math.max(this.peakQueued, this.socket.writableLength);
     if (!more && !this.writeBlocked) {
       // The client is not taking its replies: stop taking its requests.

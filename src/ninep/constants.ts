@@ -16,8 +16,12 @@ export const HEADER_SIZE = 7;
 export const VERSION_9P2000 = '9P2000';
 export const VERSION_UNKNOWN = 'unknown';
 
-/** 128 KiB of payload per read/write plus the header. */
-export const DEFAULT_MSIZE = 128 * 1024 + IOHDRSZ;
+/**
+ * 1 MiB of payload per read/write plus the header: between taskfs nodes a
+ * stream moves in fewer, larger messages (Linux v9fs and diod go to 512 KiB).
+ * What this lets replies hold is bounded in handlers.ts (FULL_SIZE_READS).
+ */
+export const DEFAULT_MSIZE = 1024 * 1024 + IOHDRSZ;
 /** Below this an Rerror or a stat may not fit; such a client is refused. */
 export const MIN_MSIZE = 256;
 

@@ -60,6 +60,8 @@ export interface ConnState {
   readonly maxFids: number;
   /** Set when clients must authenticate (ServeOptions.key). */
   readonly auth?: AuthPolicy;
+  /** Treads being answered now (handlers.ts bounds their size by it). */
+  reading: number;
 }
 
 export interface AuthPolicy {

@@ -11,12 +11,19 @@ import { IOHDRSZ, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE } from './constan
 import { admitAttach, auth, authRead, authWrite } from './authfid.js';
 import { readDir } from './dirread.js';
 import type { ConnState } from './fid.js';
+import { RREAD_HEADER, framedRread, giveFrame, takeFrame } from './rread-frame.js';
 import { Fid, closeQuietly, interrupted, lookupAnyFid, lookupFid, roomForFid } from './fid.js';
 import type { Msg, RMessage, TMessage, Untagged } from './messages.js';
 import { assertQid, toWireStat, wstatRequest } from './stat.js';
 import { walk } from './walk.js';
 
 export type Reply = Untagged<RMessage>;
+
+/** Reads of a whole msize in flight per connection before further ones are cut to CLASSIC_IOUNIT. */
+const FULL_SIZE_READS = 8;
+const CLASSIC_IOUNIT = 128 * 1024;
+/** Reads this large go straight into their reply frame (rread-frame.ts). */
+const IN_PLACE_MIN = 16 * 1024;
 
 export async function handle(s: ConnState, msg: TMessage, signal: AbortSignal): Promise<Reply> {
   switch (msg.type) {
@@ -156,8 +163,30 @@ async function read(s: ConnState, msg: Msg<'Tread'>, signal: AbortSignal): Promi
   if (o.dir !== undefined) {
     return { type: 'Rread', data: await readDir(f, o.dir, msg.offset, count, signal) };
   }
-  const data = await o.file!.read(ioOffset(msg.offset), count, signal);
-  return { type: 'Rread', data: data.length > count ? data.subarray(0, count) : data };
+  const file = o.file!;
+  // Many large reads at once would each hold a frame of msize: beyond a few,
+  // reads get the iounit of the classic msize, which bounds what replies
+  // queued for one connection can hold (README "Limits").
+  const n = s.reading >= FULL_SIZE_READS ? Math.min(count, CLASSIC_IOUNIT) : count;
+  s.reading++;
+  try {
+    if (file.readInto !== undefined && n >= IN_PLACE_MIN) {
+      const frame = takeFrame(n);
+      try {
+        return framedRread(
+          frame,
+          await file.readInto(frame.subarray(RREAD_HEADER, RREAD_HEADER + n), ioOffset(msg.offset), signal),
+        );
+      } catch (err) {
+        giveFrame(frame);
+        throw err;
+      }
+    }
+    const data = await file.read(ioOffset(msg.offset), n, signal);
+    return { type: 'Rread', data: data.length > n ? data.subarray(0, n) : data };
+  } finally {
+    s.reading--;
+  }
 }
 
 async function write(s: ConnState, msg: Msg<'Twrite'>, signal: AbortSignal): Promise<Reply> {

@@ -9,7 +9,12 @@ import { unpackStats } from './codec.js';
 import { IOHDRSZ, OREAD, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Msg, TMessage, Untagged } from './messages.js';
 import type { ReplyName } from './mux.js';
+import { type AheadBudget, ReadAhead } from './readahead.js';
 import { dontTouchStat, fromWireStat } from './stat.js';
+import { WriteBehind } from './write-behind.js';
+
+/** Bytes of a stream written behind (queued and in flight) per file. */
+const WRITE_BEHIND_WINDOW = 2 * 1024 * 1024;
 
 /** What a RemoteNode needs from the client. */
 export interface Remote {
@@ -22,6 +27,8 @@ export interface Remote {
   clunk(fid: number): Promise<void>;
   /** Recycles a fid the server has already freed (after Tremove). */
   forget(fid: number): void;
+  /** Treads ahead of readers on this connection (readahead.ts). */
+  readonly ahead: AheadBudget;
 }
 
 export class RemoteNode implements Node {
@@ -161,7 +168,7 @@ export class WalkedFid {
       const r = await this.remote.rpc({ type: 'Topen', fid, mode: bits });
       const max = this.remote.msize - IOHDRSZ;
       const iounit = r.iounit > 0 && r.iounit < max ? r.iounit : max;
-      return new RemoteFile(this.remote, fid, iounit);
+      return new RemoteFile(this.remote, fid, iounit, mode.writeBehind === true);
     } catch (err) {
       await this.remote.clunk(fid);
       throw err;
@@ -215,26 +222,46 @@ export class SpareFid {
 
 export class RemoteFile implements OpenFile {
   private closing: Promise<void> | undefined;
+  private readonly ahead: ReadAhead;
+  private readonly behind?: WriteBehind;
 
   constructor(
     private readonly remote: Remote,
     private readonly fid: number,
     /** Largest payload per Tread/Twrite. */
     readonly iounit: number,
-  ) {}
+    writeBehind = false,
+  ) {
+    this.ahead = new ReadAhead((o, n, signal) => this.fetch(o, n, signal), iounit, remote.ahead);
+    if (writeBehind)
+      this.behind = new WriteBehind((data) => this.put(data, 0).then(() => undefined), iounit, WRITE_BEHIND_WINDOW);
+  }
 
   async read(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
     this.checkOpen();
-    const r = await this.remote.rpc(
-      { type: 'Tread', fid: this.fid, offset: BigInt(offset), count: Math.min(count, this.iounit) },
-      signal,
-    );
+    return this.ahead.read(offset, Math.min(count, this.iounit), signal);
+  }
+
+  private async fetch(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
+    const r = await this.remote.rpc({ type: 'Tread', fid: this.fid, offset: BigInt(offset), count }, signal);
     return r.data;
   }
 
   /** Larger writes go out as several Twrites of at most iounit bytes. */
   async write(data: Buffer, offset: number, signal?: AbortSignal): Promise<number> {
     this.checkOpen();
+    if (this.behind) {
+      await this.behind.write(data, signal);
+      return data.length;
+    }
+    return this.put(data, offset, signal);
+  }
+
+  drain(): Promise<void> {
+    return this.behind?.drain() ?? Promise.resolve();
+  }
+
+  private async put(data: Buffer, offset: number, signal?: AbortSignal): Promise<number> {
     let done = 0;
     do {
       const chunk = data.subarray(done, done + this.iounit);
@@ -251,7 +278,10 @@ export class RemoteFile implements OpenFile {
   }
 
   close(): Promise<void> {
-    return (this.closing ??= this.remote.clunk(this.fid));
+    this.ahead.reset();
+    // What was written behind goes out before the clunk (a failure was the writer's to see).
+    const drained = this.behind?.drain().catch(() => undefined) ?? Promise.resolve();
+    return (this.closing ??= drained.then(() => this.remote.clunk(this.fid)));
   }
 
   private checkOpen(): void {

@@ -41,6 +41,12 @@ export interface OpenMode {
   write: boolean;
   /** O_TRUNC / OTRUNC: synthetic files treat it as a no-op. */
   truncate?: boolean;
+  /**
+   * A stream written in order (a session's stdin): a write may return before
+   * the file has taken its bytes; a failure then comes from a later write,
+   * `drain` or `close`. Files that cannot do that ignore it.
+   */
+  writeBehind?: boolean;
 }
 
 export interface Node {
@@ -97,6 +103,8 @@ export interface OpenFile {
   readInto?(target: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
   /** Accepts all of `data` or throws; returns the count written. */
   write(data: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
+  /** Opened with writeBehind: resolves once every write has been taken, or rejects with the first failure. */
+  drain?(): Promise<void>;
   /** Called once; the handle is dead after it. */
   close(): Promise<void>;
   /** The most one read returns, where the file has such a bound (a 9P file's iounit). */

@@ -191,7 +191,10 @@ async function childrenLength(session: Session, name: 'stdout' | 'stderr'): Prom
 }
 
 async function stdinHandle(session: Session): Promise<OpenFile> {
-  const children = session.isInner ? await openChildren(session, 'stdin', { read: false, write: true }) : undefined;
+  const children = session.isInner
+    ? await openChildren(session, 'stdin', { read: false, write: true, writeBehind: true })
+    : undefined;
+  if (children) session.stdinWriters.add(children);
   return {
     read: async () => {
       throw new FsError('EACCES', 'permission denied: write only');
@@ -202,6 +205,7 @@ async function stdinHandle(session: Session): Promise<OpenFile> {
     },
     close: async () => {
       await Promise.allSettled((children ?? []).map((c) => c.close()));
+      if (children) session.stdinWriters.delete(children);
     },
   };
 }

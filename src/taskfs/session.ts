@@ -68,6 +68,8 @@ export class Session {
   private pendingStdin: Buffer[] = [];
   private pendingEof = false;
   private stdinChain: Promise<void> = Promise.resolve();
+  /** Children's stdin files open through this session's stdin (written behind: eof drains them). */
+  readonly stdinWriters = new Set<OpenFile[]>();
 
   constructor(
     readonly node: TaskNode,
@@ -313,7 +315,11 @@ export class Session {
   }
 
   async eof(): Promise<void> {
-    if (this.isInner) return this.forward('eof');
+    if (this.isInner) {
+      // Stdin to children is written behind: what was written before eof goes first.
+      await Promise.allSettled([...this.stdinWriters].flatMap((files) => files.map((f) => f.drain?.())));
+      return this.forward('eof');
+    }
     if (this.run?.process) this.queueStdin(async () => this.run?.closeStdin());
     else this.pendingEof = true;
   }

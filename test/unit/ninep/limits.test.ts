@@ -60,7 +60,7 @@ afterEach(async () => {
 
 describe('defaults', () => {
   it('4096 fids and 256 requests per connection, 128 KiB + 24 msize', () => {
-    expect([DEFAULT_MAX_FIDS, DEFAULT_MAX_PENDING, DEFAULT_MSIZE]).toEqual([4096, 256, 128 * 1024 + 24]);
+    expect([DEFAULT_MAX_FIDS, DEFAULT_MAX_PENDING, DEFAULT_MSIZE]).toEqual([4096, 256, 1024 * 1024 + 24]);
   });
 });
 

@@ -38,6 +38,7 @@ const plan9: Record<ErrorCode, string> = {
   ETIMEDOUT: 'connection timed out',
   EMFILE: 'too many open files',
   ECANCELED: 'operation canceled',
+  EXDEV: 'cross-device link',
 };
 
 /** Other exact texts a 9P server may send (lowercased). */

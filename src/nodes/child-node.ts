@@ -107,6 +107,11 @@ export class ChildNode implements LeafSource {
     return this.client.root;
   }
 
+  /** The child's staging directory: staged files are sent here before exec. */
+  get fs(): Node {
+    return this.client.root.at('fs');
+  }
+
   get lost(): string | undefined {
     return this.lostReason;
   }
@@ -164,7 +169,12 @@ export class ChildNode implements LeafSource {
       const dir = this.client.root.at(id);
       // The guard learns the leaves' status lines and the directory's stat as
       // they are read; nothing more is asked of the child now.
-      return guardLost({ dir, ctl: handle, topology: text, release }, this, id, this.sessionFiles(dir, session!.ahead));
+      return guardLost(
+        { dir, ctl: handle, topology: text, release, host: this },
+        this,
+        id,
+        this.sessionFiles(dir, session!.ahead),
+      );
     } catch (err) {
       await release();
       throw err;

@@ -45,6 +45,7 @@ export function guardLost(child: BoundSession, source: LostSource, id: string, f
     ctl: guard.ctl(),
     topology: child.topology,
     release: child.release,
+    host: child.host,
     lost: () => source.lost,
   };
 }
@@ -108,7 +109,7 @@ class LostGuard {
         if (sessionFileNames.has(name)) return this.file(name, this.files.at(name));
         const real = await this.child.dir.walk!(name);
         if (!real) return undefined;
-        return /^\d+$/.test(name) ? real : this.file(name, real);
+        return /^\d+$/.test(name) || name === 'fs' ? real : this.file(name, real);
       } catch (err) {
         if (!goneReason(this.source, err)) throw err;
       }

@@ -25,7 +25,8 @@ export type ErrorCode =
   | 'ECONNRESET'
   | 'ETIMEDOUT'
   | 'EMFILE'
-  | 'ECANCELED';
+  | 'ECANCELED'
+  | 'EXDEV';
 
 export class FsError extends Error {
   readonly code: ErrorCode;
@@ -69,6 +70,7 @@ const codes = new Set<string>([
   'ETIMEDOUT',
   'EMFILE',
   'ECANCELED',
+  'EXDEV',
 ]);
 
 export function isErrorCode(code: unknown): code is ErrorCode {

@@ -17,6 +17,7 @@ import type { BoundSession } from '../nodes/bound-session.js';
 import { nodeRoot } from './node-files.js';
 import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
+import { Staging } from './staging.js';
 import { ctlWrite } from './verbs.js';
 
 const log = createDebug('taskfs:node');
@@ -57,6 +58,8 @@ export class TaskNode {
    */
   readonly downChildren = new Map<string, string>();
   readonly root: Node;
+  /** fs/: files every leaf gets in its working directory (README "Staging"). */
+  readonly staging: Staging;
   readonly os = type();
   readonly machine = machine();
   readonly limits: Limits;
@@ -86,6 +89,7 @@ export class TaskNode {
 
   constructor(readonly opts: NodeOptions) {
     this.limits = { ...defaultLimits, ...opts.limits };
+    this.staging = new Staging(join(opts.workdir, 'fs'));
     this.root = nodeRoot(this);
   }
 
@@ -106,10 +110,21 @@ export class TaskNode {
     return join(this.opts.workdir, 'work');
   }
 
+  /** Leaves' own working directories, by session serial; per process like spools. */
+  get leavesDir(): string {
+    return join(this.opts.workdir, 'leaves', String(process.pid));
+  }
+
+  /** What sessions collected (their fs/out/), by session serial; per process like spools. */
+  get outDir(): string {
+    return join(this.opts.workdir, 'out', String(process.pid));
+  }
+
   async start(): Promise<void> {
-    await removeDeadSpools(join(this.opts.workdir, 'spool'));
+    for (const kind of ['spool', 'leaves', 'out']) await removeDeadSpools(join(this.opts.workdir, kind));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
+    await this.staging.start();
     await this.startSpawner();
   }
 
@@ -143,7 +158,9 @@ export class TaskNode {
     await Promise.allSettled([...this.childNodes.values()].map((c) => c.close()));
     this.childNodes.clear();
     await this.spawnerValue?.close();
-    await rm(this.spoolDir, { recursive: true, force: true }).catch(() => undefined);
+    await Promise.allSettled(
+      [this.spoolDir, this.leavesDir, this.outDir].map((d) => rm(d, { recursive: true, force: true })),
+    );
   }
 
   /** The lowest free number: absent, or a Closed session nobody looks at. */
@@ -361,7 +378,7 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ');
 }
 
-/** Spools of nodes that died without cleaning up: nobody can name them any more. */
+/** Spools (and leaf and out directories) of nodes that died without cleaning up: nobody can name them any more. */
 async function removeDeadSpools(dir: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(entry);

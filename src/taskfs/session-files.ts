@@ -7,7 +7,8 @@
 import { allOrNone } from '../ns/all-or-none.js';
 import { FsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
-import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
+import { DiskDir } from '../ns/disk.js';
+import { SyntheticDir, SyntheticFile, renamed, withEntries } from '../ns/synthetic.js';
 import type { Node, OpenFile, OpenMode } from '../ns/types.js';
 import { SESSION_FILE_NAMES, type SessionFileName } from '../nodes/bound-session.js';
 import { mergeLines } from './merge.js';
@@ -94,6 +95,8 @@ const specs: Record<SessionFileName, FileSpec> = {
 /** The session's files in directory order; a file's place is its qid path. */
 export const sessionFiles: readonly FileEntry[] = SESSION_FILE_NAMES.map((name) => ({ name, ...specs[name] }));
 
+const noEntries: ReadonlyMap<string, Node> = new Map();
+
 /** Qid path of file `index` of session `serial` (index 0 is the directory). */
 export function sessionQid(serial: number, index: number): bigint {
   return (BigInt(serial) << 8n) | BigInt(index);
@@ -114,11 +117,18 @@ export function sessionDir(session: Session, name: string): Node {
         }),
       ] as const,
   );
-  const fileByName = new Map<string, Node>(files);
+  // The node's fs/, with this session's out/ once a collect made it.
+  const out = new DiskDir(session.outDir(), 'out');
+  const fs = renamed(
+    withEntries(session.node.staging.tree, () => (session.outMade ? new Map([['out', out]]) : noEntries)),
+    'fs',
+  );
+  const named: (readonly [string, Node])[] = [...files, ['fs', fs]];
+  const fileByName = new Map<string, Node>(named);
   return new SyntheticDir({
     name,
     qidPath: sessionQid(session.serial, 0),
-    entries: () => [...files, ...session.children.map((c, i) => [String(i), renamed(c.dir, String(i))] as const)],
+    entries: () => [...named, ...session.children.map((c, i) => [String(i), renamed(c.dir, String(i))] as const)],
     lookup: (entry) => {
       const file = fileByName.get(entry);
       if (file || !/^(0|[1-9]\d*)$/.test(entry)) return file;

@@ -20,6 +20,7 @@ const verbs: VerbTable<Session> = {
   splice: { words: [1, 1], usage: 'splice PATH', run: (s, [path]) => splice(s, path!) },
   xsplice: { words: [2, 2], usage: 'xsplice SRC DST', run: (s, [src, dst]) => xsplice(s, src!, dst!) },
   wipe: { words: [0, 0], usage: 'wipe', run: (s) => s.wipe() },
+  collect: { words: [1, 1], usage: 'collect PATTERN', run: (s, [pattern]) => s.collect(pattern!) },
   // Sent by a parent before exec: where this session's leaves stand among all.
   rank: { words: [2, 2], usage: 'rank BASE SIZE', run: (s, [b, n]) => s.setRank(whole(b!, 'rank'), whole(n!, 'rank')) },
 };

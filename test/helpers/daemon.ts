@@ -29,13 +29,19 @@ export async function startMount(
 ): Promise<Daemon> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
   const mnt = opts.mnt ?? join(dir, 'mnt');
-  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, opts.env);
+  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, {
+    env: opts.env,
+  });
 }
 
-/** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
+/**
+ * A `taskfs serve` node on an ephemeral loopback port; `addr` is where it
+ * listens. `wrap` gives a command that execs the rest of its arguments
+ * (e.g. unshare with a tmpfs on the workdir), given the workdir.
+ */
 export async function startServe(
   args: string[] = [],
-  opts: { env?: Record<string, string> } = {},
+  opts: { env?: Record<string, string>; wrap?: (workdir: string) => string[] } = {},
 ): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
   const d = await startDaemon(
@@ -43,7 +49,7 @@ export async function startServe(
     dir,
     '',
     /listening on (\S+)/,
-    opts.env,
+    { env: opts.env, wrap: opts.wrap?.(join(dir, 'work')) },
   );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
@@ -53,9 +59,10 @@ async function startDaemon(
   dir: string,
   mnt: string,
   ready: RegExp,
-  env?: Record<string, string>,
+  opts: { env?: Record<string, string>; wrap?: string[] } = {},
 ): Promise<Daemon> {
-  const proc = spawn(taskfsBin, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  const [cmd, ...rest] = opts.wrap ? [...opts.wrap, taskfsBin, ...argv] : [taskfsBin, ...argv];
+  const proc = spawn(cmd!, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));

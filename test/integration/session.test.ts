@@ -29,6 +29,7 @@ describe.skipIf(fuseMissing)('a session through FUSE', () => {
       'ctl',
       'env',
       'err',
+      'fs',
       'ns',
       'status',
       'stderr',

@@ -78,7 +78,13 @@ export class Staging {
   async files(): Promise<StagedFile[]> {
     const out: StagedFile[] = [];
     const visit = async (dir: string, prefix: string): Promise<void> => {
-      for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      // A directory that is not there stages nothing: removed meanwhile, or a node never started
+      // (a Slurm allocation's node of hosts has no fs/ of its own).
+      const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return [];
+        throw err;
+      });
+      for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const path = join(dir, entry.name);
         const rel = prefix + entry.name;
         if (entry.isDirectory()) await visit(path, `${rel}/`);

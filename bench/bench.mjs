@@ -4,7 +4,7 @@
  * medians. Run it through scripts/bench, which installs what it needs,
  * builds, and cleans up after a crash; see bench/README.md.
  *
- *   node bench/bench.mjs [--quick] [--only launch|tree|throughput|meta|memory[,...]]
+ *   node bench/bench.mjs [--quick] [--only launch|tree|throughput|meta|memory|jobs[,...]]
  *                        [--reps N] [--profile] [--out FILE] [--no-quiet] [--taskfs DIR]
  *
  * Every daemon is a real process (node dist/cli/main.js mount|serve, the
@@ -27,6 +27,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMountsSync } from '../dist/fuse/mountinfo.js';
 import { formatSummary, summarize } from './profile-summary.mjs';
+import { jobsSection } from './jobs.mjs';
 import { scaleSection, scaleTable } from './scale.mjs';
 import { streamSection, streamTable } from './stream.mjs';
 
@@ -37,7 +38,7 @@ const MiB = 1024 * 1024;
 
 // ---------------------------------------------------------------- options
 
-const SECTIONS = ['launch', 'tree', 'throughput', 'stream', 'scale', 'meta', 'memory', 'ssh'];
+const SECTIONS = ['launch', 'tree', 'throughput', 'stream', 'scale', 'meta', 'memory', 'ssh', 'jobs'];
 
 function parseArgs(argv) {
   const o = { quick: false, only: new Set(SECTIONS), reps: undefined, profile: false, out: undefined, taskfs: ROOT };
@@ -78,7 +79,9 @@ child and a grandchild node, stdin fanned out over two children), scale
 open-read-close through the mount vs bare fuse-native and C libfuse),
 memory (daemon peak RSS during the others; alone: only the taskfs runs),
 ssh (bring up 16 ssh children of a private sshd and run hostname on them,
-against pdsh -R ssh on the same 16)
+against pdsh -R ssh on the same 16),
+jobs (2,000 true tasks on local slots vs xargs -P, 400 sleep 0.1 over four
+children of 10 slots, 10,000 tasks queued at once: bench/jobs.mjs)
 
   --quick     fewer repetitions, smaller sizes (development)
   --reps N    repetitions per measurement (default 7 launch/tree, 5 others; --quick 3)
@@ -987,6 +990,19 @@ async function main() {
   if (has('scale')) await scaleSection({ ...helpers, ROOT, RESULTS_DIR, full });
   if (has('meta')) await metaSection();
   if (has('ssh')) await sshSection();
+  if (has('jobs'))
+    await jobsSection({
+      RUN,
+      startTaskfs,
+      timeSh,
+      peakRss,
+      target,
+      results,
+      log,
+      median,
+      reps: cfg.tpReps,
+      writeFileSync,
+    });
   if (has('memory')) {
     const worst = new Map();
     for (const r of results.memory) worst.set(r.case, Math.max(worst.get(r.case) ?? 0, r.mb));

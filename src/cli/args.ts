@@ -1,7 +1,8 @@
 /** The options `mount` and `serve` share, parsed once. */
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { expandHostlist } from '../transport/hostlist.js';
-import { nodeOptions, sshOptions } from './options.js';
+import { expandHome, nodeOptions, sshOptions } from './options.js';
 import type { RuntimeOptions } from './runtime.js';
 import { usage } from './usage.js';
 
@@ -11,12 +12,16 @@ export const nodeOptionSpec = {
   name: { type: 'string' },
   workdir: { type: 'string' },
   listen: { type: 'string' },
+  http: { type: 'string' },
   stdio: { type: 'boolean' },
   remote: { type: 'string', multiple: true },
   hosts: { type: 'string', multiple: true },
   'ssh-taskfs': { type: 'string' },
   'ssh-option': { type: 'string', multiple: true },
   key: { type: 'string' },
+  slurm: { type: 'string' },
+  'slurm-option': { type: 'string', multiple: true },
+  'slurm-taskfs': { type: 'string' },
   'max-sessions': { type: 'string' },
   'max-leaves': { type: 'string' },
   'spool-limit': { type: 'string' },
@@ -44,7 +49,7 @@ export function parseCommand(
   check: (args: NodeArgs) => void,
 ): NodeArgs | number {
   try {
-    const args = parseNodeArgs(argv);
+    const args = parseNodeArgs(argv, command);
     if (args.help) {
       process.stdout.write(usage[command]);
       return 0;
@@ -57,16 +62,29 @@ export function parseCommand(
   }
 }
 
-export function parseNodeArgs(argv: string[]): NodeArgs {
+export function parseNodeArgs(argv: string[], command: 'mount' | 'serve'): NodeArgs {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: nodeOptionSpec });
+  const where =
+    command === 'mount'
+      ? resolve(expandHome(positionals[0] ?? '~/tasks'))
+      : values.stdio
+        ? 'stdio'
+        : (values.listen ?? 'serve');
   return {
     runtime: {
-      node: nodeOptions(values),
+      node: nodeOptions(values, where),
       listen: values.listen,
+      http: values.http,
       remotes: values.remote ?? [],
       hosts: (values.hosts ?? []).flatMap(expandHostlist),
       ssh: sshOptions(values, process.env),
       keyFile: values.key,
+      defaultWorkdir: values.workdir === undefined,
+      slurm: {
+        partition: values.slurm,
+        options: values['slurm-option'] ?? [],
+        taskfs: values['slurm-taskfs'] ?? 'taskfs',
+      },
     },
     positionals,
     help: values.help ?? false,

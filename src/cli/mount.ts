@@ -37,8 +37,9 @@ export async function mountCommand(argv: string[]): Promise<number> {
     throw err;
   }
   const listening = rt.listener ? `, listening on ${rt.listener.address}` : '';
+  const web = rt.web ? `, web monitor at ${rt.web.url}` : '';
   process.stderr.write(
-    `taskfs: node ${options.name} mounted on ${mountpoint} (${options.slots} slots, workdir ${options.workdir}${listening})\n`,
+    `taskfs: node ${options.name} mounted on ${mountpoint} (${options.slots} slots, workdir ${options.workdir}${listening}${web})\n`,
   );
   const why = await onStopSignals(externalUnmount.then(() => 'unmounted from outside'));
   process.stderr.write(`taskfs: ${why}: stopping node ${options.name}\n`);

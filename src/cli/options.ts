@@ -18,9 +18,16 @@ export function positiveInt(value: string | undefined, flag: string, least = 1):
   return Number(value);
 }
 
-export function defaultWorkdir(name: string): string {
+/**
+ * The default workdir is per node name AND per place it serves (its mount
+ * point, its listen address, or stdio), so that two nodes on one machine
+ * with default options keep their own spools and jobs journal (README
+ * "Jobs: what survives a crash"); runtime.ts moves on to NAME@WHERE.2, .3
+ * ... while a live node holds the journal.
+ */
+export function defaultWorkdir(name: string, where: string): string {
   const state = process.env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
-  return join(state, 'taskfs', name);
+  return join(state, 'taskfs', `${name}@${where.replace(/[^\w.-]+/g, '_').replace(/^_+/, '')}`);
 }
 
 /** build/taskfs-spawnd, beside dist/ in the package. */
@@ -38,7 +45,8 @@ export interface NodeFlags {
   'spool-limit'?: string;
 }
 
-export function nodeOptions(values: NodeFlags): NodeOptions {
+/** `where` names the place the node serves, for its default workdir. */
+export function nodeOptions(values: NodeFlags, where: string): NodeOptions {
   const name = values.name ?? hostname();
   const limits: Partial<Limits> = {};
   const sessions = positiveInt(values['max-sessions'], '--max-sessions');
@@ -52,7 +60,7 @@ export function nodeOptions(values: NodeFlags): NodeOptions {
     // --slots 0: a node that only hands leaves to its children (--hosts, --remote).
     slots: positiveInt(values.slots, '--slots', 0) ?? availableParallelism(),
     strictSlots: values['strict-slots'] ?? false,
-    workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name))),
+    workdir: resolve(expandHome(values.workdir ?? defaultWorkdir(name, where))),
     spawndPath: spawndPath(),
     limits,
   };

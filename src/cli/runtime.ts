@@ -8,23 +8,36 @@ import { parseAddress } from '../ninep/address.js';
 import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
+import { parseHttpAddress, refuseOpenHttp } from '../web/http-address.js';
+import { WebMonitor } from '../web/monitor.js';
+import { joinDoor } from '../jobs/join.js';
+import type { Scheduler } from '../jobs/scheduler.js';
+import { freeWorkdir, startJobs } from './jobs.js';
 import { mountHosts, reachBySsh, sshName } from '../transport/reach.js';
 import type { SshOptions } from '../transport/ssh.js';
+import { mountSlurm, reachBySlurm, type SlurmFlags } from './slurm.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
   listen?: string;
+  /** --http ADDR: the web monitor. */
+  http?: string;
   remotes: string[];
   /** --hosts, expanded: one ssh child each. */
   hosts: string[];
   ssh: SshOptions;
   /** --key FILE: the secret 9P clients must prove, and children too. */
   keyFile?: string;
+  /** No --workdir was given: another live node's default one is not taken (jobs.ts). */
+  defaultWorkdir?: boolean;
+  /** --slurm, --slurm-option, --slurm-taskfs. */
+  slurm?: SlurmFlags;
 }
 
 export interface Runtime {
   node: TaskNode;
   listener?: Listener;
+  web?: WebMonitor;
   /** The --key secret, for other ways of serving the node (serve --stdio). */
   key?: Buffer;
   stop(): Promise<void>;
@@ -33,18 +46,28 @@ export interface Runtime {
 export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const key = opts.keyFile === undefined ? undefined : await readKeyFile(opts.keyFile);
   if (opts.listen) refuseOpenListen(opts.listen, key !== undefined);
+  if (opts.http) refuseOpenHttp(parseHttpAddress(opts.http), key !== undefined);
   // One node per process: every child it dials (--remote, ctl mount) gets the key.
   setChildKey(key);
+  if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
   const ssh = reachBySsh(node, opts.ssh);
+  if (opts.slurm) reachBySlurm(node, opts.slurm);
   await node.start();
   let listener: Listener | undefined;
+  let web: WebMonitor | undefined;
+  let scheduler: Scheduler | undefined;
   try {
+    scheduler = await startJobs(node);
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
     await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
-    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key });
+    if (opts.slurm) await mountSlurm(node, opts.slurm);
+    if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
+    if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
   } catch (err) {
+    await listener?.close();
+    await scheduler?.stop();
     await node.stop();
     await ssh.close();
     throw err;
@@ -53,10 +76,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   return {
     node,
     listener,
+    web,
     key,
     stop: () =>
       (stopping ??= (async () => {
+        await web?.close();
         await listener?.close();
+        await scheduler?.stop();
         await node.stop();
         await ssh.close();
       })()),

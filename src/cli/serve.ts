@@ -35,7 +35,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     const conn = serveConnection(channel, () => rt.node.root, { key: rt.key });
     hangup = conn.closed.then(() => 'connection closed');
   }
-  const where = [rt.listener && `listening on ${rt.listener.address}`, parsed.stdio && 'serving stdin/stdout']
+  const where = [
+    rt.listener && `listening on ${rt.listener.address}`,
+    parsed.stdio && 'serving stdin/stdout',
+    rt.web && `web monitor at ${rt.web.url}`,
+  ]
     .filter(Boolean)
     .join(', ');
   // With --stdio this line says the node is ready, and its version: a parent

@@ -141,13 +141,13 @@ export class FuseMount {
       truncate: (path, size, cb) => done(cb, () => this.truncate(path, size)),
       ftruncate: (path, _fd, size, cb) => done(cb, () => this.truncate(path, size)),
       rmdir: (path, cb) => done(cb, () => this.rmdir(path)),
-      unlink: (_path, cb) => cb(refuse('EPERM')),
-      mkdir: (_path, _mode, cb) => cb(refuse('EPERM')),
-      create: (_path, _mode, cb) => cb(refuse('EACCES')),
-      rename: (_src, _dest, cb) => cb(refuse('EPERM')),
+      unlink: (path, cb) => done(cb, () => this.rmdir(path)),
+      mkdir: (path, mode, cb) => done(cb, async () => void (await this.create(path, true, mode))),
+      create: (path, mode, cb) => reply(cb, () => this.createOpen(path, mode)),
+      rename: (src, dest, cb) => done(cb, () => this.rename(src, dest)),
       // touch(1) and editors set times: accepted, synthetic files keep none.
       utimens: (_path, _atime, _mtime, cb) => cb(0),
-      chmod: (_path, _mode, cb) => cb(refuse('EPERM')),
+      chmod: (path, mode, cb) => done(cb, () => this.chmod(path, mode)),
       chown: (_path, _uid, _gid, cb) => cb(refuse('EPERM')),
       flush: (_path, _fd, cb) => cb(0),
     };
@@ -218,9 +218,41 @@ export class FuseMount {
 
   /** `>` truncates to 0 first; synthetic files have no other length to cut to. */
   private async truncate(path: string, size: number): Promise<void> {
-    if (size === 0) await (await this.resolve(path)).truncate?.();
+    await (await this.resolve(path)).truncate?.(size);
   }
 
+  /** mkdir and creat: only directories that offer create (fs/) take new names. */
+  private async create(path: string, dir: boolean, mode: number): Promise<Node> {
+    const names = pathNames(path);
+    const parent = await walkNames(this.root, names.slice(0, -1));
+    if (!parent.create) throw new FsError('EACCES', 'permission denied');
+    return parent.create(names[names.length - 1]!, dir, mode & 0o777);
+  }
+
+  /** creat(2) arrives as create, which answers with an open handle. */
+  private async createOpen(path: string, mode: number): Promise<number> {
+    const file = await (await this.create(path, false, mode)).open!({ read: true, write: true });
+    const fd = this.allocHandle();
+    this.handles.set(fd, file);
+    return fd;
+  }
+
+  /** Within one directory; mv copies and removes on EXDEV. */
+  private async rename(from: string, to: string): Promise<void> {
+    const [a, b] = [pathNames(from), pathNames(to)];
+    const node = await this.resolve(from);
+    if (!node.rename) throw new FsError('EPERM', 'permission denied');
+    if (a.slice(0, -1).join('/') !== b.slice(0, -1).join('/')) throw new FsError('EXDEV', 'rename across directories');
+    await node.rename(b[b.length - 1]!);
+  }
+
+  private async chmod(path: string, mode: number): Promise<void> {
+    const node = await this.resolve(path);
+    if (!node.chmod) throw new FsError('EPERM', 'permission denied');
+    await node.chmod(mode);
+  }
+
+  /** rmdir, and unlink of a file in fs/ (the kernel refuses unlink of a directory). */
   private async rmdir(path: string): Promise<void> {
     const node = await this.resolve(path);
     if (!node.remove) throw new FsError('EPERM', 'permission denied');

@@ -39,6 +39,7 @@ const plan9: Record<ErrorCode, string> = {
   EMFILE: 'too many open files',
   ECANCELED: 'operation canceled',
   EMSGSIZE: 'message too long',
+  EXDEV: 'cross-device link',
 };
 
 /** Other exact texts a 9P server may send (lowercased). */

@@ -5,7 +5,7 @@
  * await and nothing is committed once the request's signal has aborted
  * (a flushed request must look as if it never happened).
  */
-import { isDir } from '../ns/types.js';
+import { DMDIR, isDir } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import { IOHDRSZ, OEXEC, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE } from './constants.js';
 import { admitAttach, auth, authRead, authWrite } from './authfid.js';
@@ -37,8 +37,7 @@ export async function handle(s: ConnState, msg: TMessage, signal: AbortSignal): 
     case 'Topen':
       return open(s, msg, signal);
     case 'Tcreate':
-      lookupFid(s, msg.fid);
-      throw new FsError('EPERM', 'permission denied');
+      return create(s, msg, signal);
     case 'Tread':
       return read(s, msg, signal);
     case 'Twrite':
@@ -75,13 +74,7 @@ async function attach(s: ConnState, msg: Msg<'Tattach'>, signal: AbortSignal): P
 async function open(s: ConnState, msg: Msg<'Topen'>, signal: AbortSignal): Promise<Reply> {
   const f = lookupFid(s, msg.fid);
   if (f.open !== undefined || f.opening) throw new FsError('EBADF', 'fid already open');
-  if ((msg.mode & ~(3 | OTRUNC | ORCLOSE)) !== 0) throw new FsError('EINVAL', 'illegal mode');
-  // Remove-on-close would let any reader delete sessions; not offered.
-  if ((msg.mode & ORCLOSE) !== 0) throw new FsError('EPERM', 'permission denied');
-  const access = msg.mode & 3;
-  const read = access === OREAD || access === ORDWR || access === OEXEC;
-  const write = access === OWRITE || access === ORDWR;
-  const truncate = (msg.mode & OTRUNC) !== 0;
+  const { access, read, write, truncate } = openMode(msg.mode);
 
   f.opening = true;
   try {
@@ -107,6 +100,49 @@ async function open(s: ConnState, msg: Msg<'Topen'>, signal: AbortSignal): Promi
     }
     f.open = { mode: msg.mode, read, write, file };
     return reply;
+  } finally {
+    f.opening = false;
+  }
+}
+
+function openMode(mode: number) {
+  if ((mode & ~(3 | OTRUNC | ORCLOSE)) !== 0) throw new FsError('EINVAL', 'illegal mode');
+  // Remove-on-close would let any reader delete sessions; not offered.
+  if ((mode & ORCLOSE) !== 0) throw new FsError('EPERM', 'permission denied');
+  const access = mode & 3;
+  const read = access === OREAD || access === ORDWR || access === OEXEC;
+  const write = access === OWRITE || access === ORDWR;
+  return { access, read, write, truncate: (mode & OTRUNC) !== 0 };
+}
+
+/**
+ * create(9P): only directories that offer create (a staging directory)
+ * take new names. The fid becomes the new file, open in `mode`. A create
+ * flushed once the file is made still leaves the file: the disk has it.
+ */
+async function create(s: ConnState, msg: Msg<'Tcreate'>, signal: AbortSignal): Promise<Reply> {
+  const f = lookupFid(s, msg.fid);
+  if (f.open !== undefined || f.opening) throw new FsError('EBADF', 'fid already open');
+  if (!f.isDir) throw new FsError('ENOTDIR', 'not a directory');
+  const { read, write } = openMode(msg.mode);
+  const dir = (msg.perm & DMDIR) !== 0;
+  if (dir && write) throw new FsError('EISDIR', 'is a directory');
+  if (f.node.create === undefined) throw new FsError('EACCES', 'permission denied');
+  f.opening = true;
+  try {
+    const node = await f.node.create(msg.name, dir, msg.perm & 0o777);
+    const qid = assertQid((await node.stat()).qid, 'create');
+    const file = dir ? undefined : await node.open!({ read, write });
+    if (signal.aborted || s.fids.get(msg.fid) !== f) {
+      await file?.close().catch((err: unknown) => s.log('close after abandoned create: %s', err));
+      throw signal.aborted ? interrupted() : new FsError('EBADF', 'unknown fid');
+    }
+    const made = new Fid([...f.nodes, node], qid);
+    made.open = dir
+      ? { mode: msg.mode, read: true, write: false, dir: { entries: [], index: 0, offset: 0n } }
+      : { mode: msg.mode, read, write, file };
+    s.fids.set(msg.fid, made);
+    return { type: 'Rcreate', qid, iounit: s.msize - IOHDRSZ };
   } finally {
     f.opening = false;
   }
@@ -195,12 +231,27 @@ async function stat(s: ConnState, msg: Msg<'Tstat'>): Promise<Reply> {
 }
 
 /**
- * Nothing here can be renamed, chmod-ed or resized. A Twstat that changes
- * nothing is a sync request, and length 0 is what Unix clients send for
- * O_TRUNC; both are accepted as no-ops so that `> file` works.
+ * A Twstat that changes nothing is a sync request. A mode changes the
+ * permission bits of a file in fs/ (nothing else can be chmod-ed). A length truncates (0 is what Unix clients send for O_TRUNC,
+ * so `> file` works; a staged file takes any length), and a file that
+ * cannot be resized takes 0 as a no-op. A name renames, where the tree
+ * offers it (files in fs/).
  */
 async function wstat(s: ConnState, msg: Msg<'Twstat'>): Promise<Reply> {
-  lookupFid(s, msg.fid);
-  if (wstatRequest(msg.stat) === 'change') throw new FsError('EPERM', 'permission denied');
+  const f = lookupFid(s, msg.fid);
+  const req = wstatRequest(msg.stat);
+  if (req === 'change') throw new FsError('EPERM', 'permission denied');
+  const node = f.node;
+  if (req.name !== undefined && !node.rename) throw new FsError('EPERM', 'permission denied');
+  if (req.mode !== undefined && (!node.chmod || ((req.mode ^ (await node.stat()).mode) & ~0o777) !== 0)) {
+    throw new FsError('EPERM', 'permission denied'); // only the permission bits change
+  }
+  if (req.mode !== undefined) await node.chmod!(req.mode & 0o777);
+  if (req.length !== undefined) {
+    const length = ioOffset(req.length);
+    if (node.truncate) await node.truncate(length);
+    else if (length !== 0) throw new FsError('EPERM', 'permission denied');
+  }
+  if (req.name !== undefined) await node.rename!(req.name);
   return { type: 'Rwstat' };
 }

@@ -3,14 +3,14 @@
  * root: it pins no fid. Each operation walks a fresh fid from the root fid,
  * uses it and clunks it, so thousands of nodes cost nothing on the server.
  */
-import type { FileStat, Node, OpenFile, OpenMode } from '../ns/types.js';
+import { DMDIR, type FileStat, type Node, type OpenFile, type OpenMode } from '../ns/types.js';
 import { FsError } from '../ns/errors.js';
 import { unpackStats } from './codec.js';
 import { IOHDRSZ, OREAD, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Msg, TMessage, Untagged } from './messages.js';
 import type { ReplyName } from './mux.js';
 import { type AheadBudget, ReadAhead } from './readahead.js';
-import { fromWireStat } from './stat.js';
+import { dontTouchStat, fromWireStat } from './stat.js';
 import { WriteBehind } from './write-behind.js';
 
 /** Bytes of a stream written behind (queued and in flight) per file. */
@@ -91,6 +91,35 @@ export class RemoteNode implements Node {
 
   remove(): Promise<void> {
     return this.prewalk().remove();
+  }
+
+  /** Tcreate, then the fid is clunked: the new file is opened by path like any other. */
+  async create(name: string, dir: boolean, perm = dir ? 0o755 : 0o644): Promise<Node> {
+    if (!walkable(name)) throw new FsError('EINVAL', `bad file name ${JSON.stringify(name)}`);
+    const bits = dir ? (DMDIR | (perm & 0o777)) >>> 0 : perm & 0o777;
+    await this.withFid((fid) => this.remote.rpc({ type: 'Tcreate', fid, name, perm: bits, mode: OREAD }));
+    return new RemoteNode(this.remote, [...this.path, name]);
+  }
+
+  /** A Twstat of the name alone: a new name in the same directory. */
+  async rename(name: string): Promise<void> {
+    if (!walkable(name)) throw new FsError('EINVAL', `bad file name ${JSON.stringify(name)}`);
+    await this.withFid((fid) => this.remote.rpc({ type: 'Twstat', fid, stat: { ...dontTouchStat(), name } }));
+  }
+
+  /** A Twstat of the mode alone: the permission bits (the directory bit is kept). */
+  async chmod(perm: number): Promise<void> {
+    const dir = (await this.stat()).mode & DMDIR;
+    await this.withFid((fid) =>
+      this.remote.rpc({ type: 'Twstat', fid, stat: { ...dontTouchStat(), mode: (dir | (perm & 0o777)) >>> 0 } }),
+    );
+  }
+
+  /** A Twstat of the length alone. */
+  async truncate(length = 0): Promise<void> {
+    await this.withFid((fid) =>
+      this.remote.rpc({ type: 'Twstat', fid, stat: { ...dontTouchStat(), length: BigInt(length) } }),
+    );
   }
 
   /** A fid walked to this node from now on, for an open or a remove later. */

@@ -25,6 +25,13 @@ export function serveConnection(socket: Duplex, root: () => Node, opts: ServeOpt
 export interface ListenOptions extends ServeOptions {
   /** Called for every accepted connection (limits and accounting hook in here). */
   onConnection?: (conn: Connection, socket: Socket) => void;
+  /**
+   * Connections whose first bytes are `prefix` are not 9P: they go to
+   * `take` (with those bytes still to read). A prefix of ASCII letters can
+   * never start 9P, whose first four bytes are a Tversion's little-endian
+   * size: "join" would be a 1.8 GB message.
+   */
+  divert?: { prefix: string; take(socket: Socket): void };
 }
 
 export interface Listener {
@@ -39,8 +46,7 @@ export interface Listener {
 export async function listen(addr: string, root: () => Node, opts: ListenOptions = {}): Promise<Listener> {
   const where = parseAddress(addr);
   const live = new Set<Connection>();
-  const server = createServer((socket) => {
-    socket.setNoDelay?.(true);
+  const serve = (socket: Socket) => {
     const conn = serveConnection(socket, root, {
       ...opts,
       onClose: (err) => {
@@ -51,6 +57,22 @@ export async function listen(addr: string, root: () => Node, opts: ListenOptions
     live.add(conn);
     log('connection from %s', socket.remoteAddress ?? 'unix socket');
     opts.onConnection?.(conn, socket);
+  };
+  // Diverted connections are the listener's too: closing it drops them.
+  const diverted = new Set<Socket>();
+  const server = createServer((socket) => {
+    socket.setNoDelay?.(true);
+    const divert = opts.divert;
+    if (!divert) return serve(socket);
+    void sniff(socket, Buffer.from(divert.prefix)).then((yes) => {
+      if (yes) {
+        diverted.add(socket);
+        socket.once('close', () => diverted.delete(socket));
+        return divert.take(socket);
+      }
+      serve(socket);
+      socket.resume(); // sniff paused it
+    });
   });
   await bind(server, where);
   server.on('error', (err) => log('listener error: %s', err.message));
@@ -65,9 +87,33 @@ export async function listen(addr: string, root: () => Node, opts: ListenOptions
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const conns = [...live];
         for (const c of conns) c.close();
+        for (const socket of diverted) socket.destroy();
         await Promise.all([stopped, ...conns.map((c) => c.closed)]);
       })()),
   };
+}
+
+/** Whether the stream starts with `prefix`; what was read is put back either way. */
+function sniff(socket: Socket, prefix: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    let head = Buffer.alloc(0);
+    const done = (yes: boolean) => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (head.length > 0) socket.unshift(head);
+      resolve(yes);
+    };
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, prefix.length);
+      if (!head.subarray(0, n).equals(prefix.subarray(0, n))) done(false);
+      else if (head.length >= prefix.length) done(true);
+    };
+    const onClose = () => done(false);
+    socket.on('data', onData);
+    socket.on('close', onClose);
+  });
 }
 
 async function bind(server: Server, where: Address): Promise<void> {

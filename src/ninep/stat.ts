@@ -56,27 +56,28 @@ export function dontTouchStat(): Stat {
 }
 
 /**
- * What a Twstat asks for, as far as this server cares: nothing at all
- * (a sync request), truncation to 0 (O_TRUNC from a Unix client), or
- * some other change.
+ * What a Twstat asks for, as far as this server cares: a new length (O_TRUNC
+ * from a Unix client sends 0), name or mode, several of them, nothing at
+ * all (a sync request), or some other change.
  */
-export function wstatRequest(st: Stat): 'nothing' | 'truncate' | 'change' {
+export function wstatRequest(st: Stat): 'change' | { length?: bigint; name?: string; mode?: number } {
   const other =
     st.type !== 0xffff ||
     st.dev !== 0xffffffff ||
     st.qid.type !== 0xff ||
     st.qid.version !== 0xffffffff ||
     st.qid.path !== U64_MAX ||
-    st.mode !== 0xffffffff ||
     st.atime !== 0xffffffff ||
     st.mtime !== 0xffffffff ||
-    st.name !== '' ||
     st.uid !== '' ||
     st.gid !== '' ||
     st.muid !== '';
   if (other) return 'change';
-  if (st.length === U64_MAX) return 'nothing';
-  return st.length === 0n ? 'truncate' : 'change';
+  return {
+    length: st.length === U64_MAX ? undefined : st.length,
+    name: st.name === '' ? undefined : st.name,
+    mode: st.mode === 0xffffffff ? undefined : st.mode >>> 0,
+  };
 }
 
 function clampU32(n: number): number {

@@ -21,12 +21,23 @@ export interface BoundSession {
   readonly topology: string;
   /** Close the clone handle (the child kills and releases) and remove its session. */
   release(): Promise<void>;
+  /**
+   * The child node this session lives on, whose fs/ is sent the staged
+   * files before exec; absent for a slot of this node, which shares its fs/.
+   */
+  readonly host?: StagingHost;
   /** Why the child's node is gone, if it is (remote children only). */
   lost?(): string | undefined;
   /** The child's `import`, held open, on another machine (nodes/uplink.ts); local slots need none. */
   readonly uplink?: OpenFile;
   /** The share was asked for as optional: its leaves may end before the barrier. */
   readonly optional?: boolean;
+}
+
+/** A child node as staging sees it (README "Staging"): where to send, and its name for errors. */
+export interface StagingHost {
+  readonly name: string;
+  readonly fs: Node;
 }
 
 /** The files of every session directory, in directory order (README "A session"). */

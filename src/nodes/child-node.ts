@@ -15,6 +15,7 @@ import { SpareFid, type RemoteFile, type RemoteNode, type WalkedFid } from '../n
 import type { BoundSession } from './bound-session.js';
 import { parseCapacity, type CapacityLine } from './distribute.js';
 import { guardLost, type SessionFiles } from './lost-guard.js';
+import type { LeafSource } from './leaf-source.js';
 
 const log = createDebug('taskfs:nodes');
 
@@ -55,7 +56,7 @@ interface ReservedSession {
  */
 const WALKED_AHEAD = ['wait'];
 
-export class ChildNode {
+export class ChildNode implements LeafSource {
   private lostReason?: string;
   private known?: { at: number; lines: CapacityLine[] };
   private readonly lostCtl = new AbortController();
@@ -106,6 +107,11 @@ export class ChildNode {
 
   get root(): Node {
     return this.client.root;
+  }
+
+  /** The child's staging directory: staged files are sent here before exec. */
+  get fs(): Node {
+    return this.client.root.at('fs');
   }
 
   get lost(): string | undefined {
@@ -167,7 +173,7 @@ export class ChildNode {
         session!.import.open({ read: true, write: true }).catch(() => undefined),
       ]);
       const dir = this.client.root.at(id);
-      const bound = { dir, ctl: handle, topology: text, release, uplink };
+      const bound = { dir, ctl: handle, topology: text, release, uplink, host: this };
       // The guard learns the leaves' status lines and the directory's stat as
       // they are read; nothing more is asked of the child now.
       return guardLost(bound, this, id, this.sessionFiles(dir, session!.ahead));

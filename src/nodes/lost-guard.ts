@@ -28,7 +28,7 @@ const outputs = new Set(['stdout', 'stderr', 'stdio']);
 const answeredWhenLost = new Set(['status', 'wait', ...outputs]);
 const sessionFileNames = new Set<string>(SESSION_FILE_NAMES);
 /** Directories of a session: they pass through like numbered children. */
-const sessionDirNames = new Set(['mbox', 'ranks']);
+const sessionDirNames = new Set(['fs', 'mbox', 'ranks']);
 
 /**
  * Why the node is gone, if `err` says so: the connection's pending requests
@@ -42,7 +42,7 @@ function goneReason(source: LostSource, err: unknown): string | undefined {
 
 export function guardLost(child: BoundSession, source: LostSource, id: string, files: SessionFiles): BoundSession {
   const guard = new LostGuard(child, source, id, files);
-  // A copy: what the child carries besides (its uplink, optional) stays.
+  // A copy: what the child carries besides (its uplink, optional, staging host) stays.
   return { ...child, dir: guard.dir(), ctl: guard.ctl(), lost: () => source.lost };
 }
 

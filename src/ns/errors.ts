@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'ETIMEDOUT'
   | 'EMFILE'
   | 'ECANCELED'
-  | 'EMSGSIZE';
+  | 'EMSGSIZE'
+  | 'EXDEV';
 
 export class FsError extends Error {
   readonly code: ErrorCode;
@@ -71,6 +72,7 @@ const codes = new Set<string>([
   'EMFILE',
   'ECANCELED',
   'EMSGSIZE',
+  'EXDEV',
 ]);
 
 export function isErrorCode(code: unknown): code is ErrorCode {

@@ -51,8 +51,8 @@ export class SyntheticFile implements Node {
     return this.spec.open(mode);
   }
 
-  async truncate(): Promise<void> {
-    await this.spec.truncate?.();
+  async truncate(length = 0): Promise<void> {
+    if (length === 0) await this.spec.truncate?.();
   }
 }
 
@@ -123,6 +123,33 @@ export function renamed(node: Node, name: string): Node {
   if (node.list) wrapper.list = () => node.list!();
   if (node.open) wrapper.open = (m) => node.open!(m);
   if (node.remove) wrapper.remove = () => node.remove!();
-  if (node.truncate) wrapper.truncate = () => node.truncate!();
+  if (node.truncate) wrapper.truncate = (n) => node.truncate!(n);
+  if (node.create) wrapper.create = (n, d, p) => node.create!(n, d, p);
+  if (node.chmod) wrapper.chmod = (p) => node.chmod!(p);
+  if (node.rename) wrapper.rename = (n) => node.rename!(n);
   return wrapper;
+}
+
+/**
+ * `dir` with `extra` entries laid over it: they shadow its own of the same
+ * name and cannot be made there (EEXIST), nor can `reserved` names (laid
+ * over it elsewhere). Everything else, create and remove included, goes to `dir`.
+ */
+export function withEntries(dir: Node, extra: () => ReadonlyMap<string, Node>, reserved: readonly string[] = []): Node {
+  return {
+    stat: () => dir.stat(),
+    walk: async (name) => extra().get(name) ?? dir.walk!(name),
+    list: async () => {
+      const more = extra();
+      const own = (await dir.list!()).filter((s) => !more.has(s.name));
+      const added = await Promise.all([...more].map(async ([name, node]) => ({ ...(await node.stat()), name })));
+      return [...added, ...own];
+    },
+    create: async (name, isDir, perm) => {
+      if (extra().has(name) || reserved.includes(name))
+        throw new FsError('EEXIST', `${name}: file already exists (made by taskfs)`);
+      if (!dir.create) throw new FsError('EACCES', 'permission denied');
+      return dir.create(name, isDir, perm);
+    },
+  };
 }

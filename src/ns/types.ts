@@ -57,14 +57,28 @@ export interface Node {
   list?(): Promise<FileStat[]>;
   /** Files: open for I/O. */
   open?(mode: OpenMode): Promise<OpenFile>;
-  /** Remove this node (rmdir of a session); absent means EPERM. */
+  /**
+   * Directories: make the file (or, with `dir`, the directory) `name` with
+   * permission bits `perm` (default 0o644, 0o755) and return it; EEXIST if
+   * there is one. Absent means EACCES: synthetic
+   * directories are made by the node, only staging directories by users.
+   */
+  create?(name: string, dir: boolean, perm?: number): Promise<Node>;
+  /** Set the permission bits (0o777) of a file in fs/; absent means EPERM. */
+  chmod?(perm: number): Promise<void>;
+  /**
+   * Give this node a new name in the same directory (a file in fs/),
+   * replacing a file of that name; absent means EPERM.
+   */
+  rename?(name: string): Promise<void>;
+  /** Remove this node (rmdir of a session, unlink in fs/); absent means EPERM. */
   remove?(): Promise<void>;
   /**
-   * Truncate to length 0 (`echo x > file` asks for it before writing, 9P as
-   * OTRUNC or a wstat of length 0). Absent means a no-op: synthetic files
-   * have no length to cut.
+   * Cut or extend to `length` (default 0: `echo x > file` asks for it before
+   * writing, 9P as OTRUNC or a wstat of length). Absent means a no-op:
+   * synthetic files have no length to cut, and ignore lengths other than 0.
    */
-  truncate?(): Promise<void>;
+  truncate?(length?: number): Promise<void>;
   /**
    * Fast paths, optional, for the hottest op (FUSE getattr), which costs
    * about half as much answered without a promise. walkNow: the child

@@ -58,7 +58,7 @@ export function nodeRoot(node: TaskNode): Node {
       () => void (node.envText = ''),
     ),
     file('ns', Q.Ns, 0o660, () => textHandle({ text: node.nsText(), write: (d) => nodeCtl(node, d.toString()) })),
-    ['fs', new SyntheticDir({ name: 'fs', qidPath: BigInt(Q.Fs), entries: () => [] })] as const,
+    ['fs', renamed(node.staging.tree, 'fs')] as const,
     [
       'nodes',
       new SyntheticDir({

@@ -10,6 +10,7 @@ import { allOrNone } from '../ns/all-or-none.js';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { Node, OpenFile } from '../ns/types.js';
 import { ChildNode } from '../nodes/child-node.js';
+import type { LeafSource } from '../nodes/leaf-source.js';
 import { formatCapacity, matches, shares, sumCapacity, usable, type CapacityLine } from '../nodes/distribute.js';
 import { reserveLocalSlots } from './local-slots.js';
 import type { BoundSession } from '../nodes/bound-session.js';
@@ -19,6 +20,7 @@ import { nodeRoot } from './node-files.js';
 import { sessionDir } from './session-files.js';
 import { Spawner } from '../exec/spawner.js';
 import { Session, type ResRequest } from './session.js';
+import { Staging } from './staging.js';
 import { ctlWrite } from './verbs.js';
 
 const log = createDebug('taskfs:node');
@@ -54,7 +56,7 @@ export const defaultLimits: Limits = { sessions: 10_000, leaves: 4096, spool: 16
 export class TaskNode {
   readonly sessions = new Map<number, Session>();
   /** Child nodes by name, in mount order: where reservations go when there are any. */
-  readonly childNodes = new Map<string, ChildNode>();
+  readonly childNodes = new Map<string, LeafSource>();
   /**
    * Child nodes that could not be mounted, or were lost, by name: `ns` and
    * `status` show them (README "SSH and hostlists") until they are mounted
@@ -62,6 +64,8 @@ export class TaskNode {
    */
   readonly downChildren = new Map<string, string>();
   readonly root: Node;
+  /** fs/: files every leaf gets in its working directory (README "Staging"). */
+  readonly staging: Staging;
   readonly os = type();
   readonly machine = machine();
   readonly limits: Limits;
@@ -79,6 +83,11 @@ export class TaskNode {
    */
   readonly extraDirs = new Map<string, Node>();
   /**
+   * Told when a slot may have freed (a session left the node) and when a
+   * child node comes: the job scheduler above hands out the same capacity.
+   */
+  readonly watchers = { slotFreed: new Set<() => void>(), childAdded: new Set<(child: LeafSource) => void>() };
+  /**
    * The daemon's environment, read once: every leaf starts from it
    * (process.env is a slow, syscall-backed object to copy per leaf).
    */
@@ -91,6 +100,7 @@ export class TaskNode {
 
   constructor(readonly opts: NodeOptions) {
     this.limits = { ...defaultLimits, ...opts.limits };
+    this.staging = new Staging(join(opts.workdir, 'fs'));
     this.root = nodeRoot(this);
   }
 
@@ -111,10 +121,21 @@ export class TaskNode {
     return join(this.opts.workdir, 'work');
   }
 
+  /** Leaves' own working directories, by session serial; per process like spools. */
+  get leavesDir(): string {
+    return join(this.opts.workdir, 'leaves', String(process.pid));
+  }
+
+  /** What sessions collected (their fs/out/), by session serial; per process like spools. */
+  get outDir(): string {
+    return join(this.opts.workdir, 'out', String(process.pid));
+  }
+
   async start(): Promise<void> {
-    await removeDeadSpools(join(this.opts.workdir, 'spool'));
+    for (const kind of ['spool', 'leaves', 'out']) await removeDeadSpools(join(this.opts.workdir, kind));
     await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
+    await this.staging.start();
     await this.startSpawner();
   }
 
@@ -148,7 +169,9 @@ export class TaskNode {
     await Promise.allSettled([...this.childNodes.values()].map((c) => c.close()));
     this.childNodes.clear();
     await this.spawnerValue?.close();
-    await rm(this.spoolDir, { recursive: true, force: true }).catch(() => undefined);
+    await Promise.allSettled(
+      [this.spoolDir, this.leavesDir, this.outDir].map((d) => rm(d, { recursive: true, force: true })),
+    );
   }
 
   /** The lowest free number: absent, or a Closed session nobody looks at. */
@@ -172,6 +195,7 @@ export class TaskNode {
 
   forget(session: Session): void {
     if (this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    for (const w of this.watchers.slotFreed) w();
   }
 
   /**
@@ -308,7 +332,7 @@ export class TaskNode {
    * command line adds other ways of reaching a node (ssh, Slurm) by
    * wrapping this, since those live above this layer.
    */
-  connectChild: (name: string, addr: string) => Promise<ChildNode> = (name, addr) => ChildNode.connect(name, addr);
+  connectChild: (name: string, addr: string) => Promise<LeafSource> = (name, addr) => ChildNode.connect(name, addr);
 
   /** Mount a child node: its root appears as nodes/NAME and it takes shares of reservations. */
   async mountChild(addr: string, name: string): Promise<void> {
@@ -341,7 +365,7 @@ export class TaskNode {
   }
 
   /** A connected child, or the reason it is down (kept for `ns` and `status`). */
-  private async dialChild(addr: string, name: string): Promise<ChildNode> {
+  private async dialChild(addr: string, name: string): Promise<LeafSource> {
     if (!/^[\w.-]+$/.test(name)) throw new FsError('EINVAL', `mount: bad node name ${JSON.stringify(name)}`);
     if (this.childNodes.has(name)) throw new FsError('EEXIST', `mount: ${name} is already mounted`);
     try {
@@ -355,7 +379,7 @@ export class TaskNode {
   }
 
   /** Takes a child node already connected (a worker that dialed in, say) under its own name. */
-  adoptChild(child: ChildNode): void {
+  adoptChild(child: LeafSource): void {
     const name = child.name;
     if (this.childNodes.has(name)) {
       void child.close();
@@ -363,6 +387,7 @@ export class TaskNode {
     }
     this.childNodes.set(name, child);
     this.downChildren.delete(name);
+    for (const w of this.watchers.childAdded) w(child);
     void child.lostSignal.addEventListener('abort', () => {
       if (this.childNodes.get(name) !== child) return;
       this.childNodes.delete(name);
@@ -380,10 +405,10 @@ export class TaskNode {
     await child.close();
   }
 
-  /** Slots bound into sessions: what `--strict-slots` counts. */
+  /** Slots bound into sessions or held by job tasks: what `--strict-slots` and the job scheduler count. */
   slotsInUse(): number {
     let n = 0;
-    for (const s of this.sessions.values()) if (s.boundIn) n++;
+    for (const s of this.sessions.values()) if (s.boundIn || s.slotHolder) n++;
     return n;
   }
 
@@ -435,7 +460,7 @@ function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ');
 }
 
-/** Spools of nodes that died without cleaning up: nobody can name them any more. */
+/** Spools (and leaf and out directories) of nodes that died without cleaning up: nobody can name them any more. */
 async function removeDeadSpools(dir: string): Promise<void> {
   for (const entry of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(entry);
@@ -444,7 +469,8 @@ async function removeDeadSpools(dir: string): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` is alive (EPERM: alive, someone else's). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -18,6 +18,8 @@ export interface RunSpec extends Command {
   spoolDir: string;
   /** Unique among runs on this node: names the spool files. */
   tag: string;
+  /** Done before the process starts (staging); a failure is the run's start failure. */
+  prepare?: () => Promise<void>;
 }
 
 export type RunState = 'Execute' | 'Done' | 'Fail' | 'Lost';
@@ -39,6 +41,7 @@ export class Run {
   async start(): Promise<void> {
     const { argv, cwd, env, nice, spawner } = this.spec;
     try {
+      await this.spec.prepare?.();
       this.process = await LeafProcess.start({
         argv,
         cwd,

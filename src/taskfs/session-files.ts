@@ -7,7 +7,8 @@
 import { allOrNone } from '../ns/all-or-none.js';
 import { FsError, asFsError } from '../ns/errors.js';
 import { textHandle } from '../ns/handles.js';
-import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
+import { DiskDir } from '../ns/disk.js';
+import { SyntheticDir, SyntheticFile, renamed, withEntries } from '../ns/synthetic.js';
 import type { Node, OpenFile, OpenMode } from '../ns/types.js';
 import { SESSION_FILE_NAMES, type SessionFileName } from '../nodes/bound-session.js';
 import { formatCount } from './barrier.js';
@@ -131,6 +132,8 @@ function barrierHandle(s: Session, mode: OpenMode): OpenFile {
   };
 }
 
+const noEntries: ReadonlyMap<string, Node> = new Map();
+
 /** Qid path of file `index` of session `serial` (index 0 is the directory). */
 export function sessionQid(serial: number, index: number): bigint {
   return (BigInt(serial) << 8n) | BigInt(index);
@@ -151,8 +154,15 @@ export function sessionDir(session: Session, name: string): Node {
         }),
       ] as const,
   );
+  // The node's fs/, with this session's out/ once a collect made it.
+  const out = new DiskDir(session.outDir(), 'out');
+  const fs = renamed(
+    withEntries(session.node.staging.tree, () => (session.outMade ? new Map([['out', out]]) : noEntries)),
+    'fs',
+  );
   let self: Node;
   const dirs = [
+    ['fs', fs],
     ['mbox', mboxDir(session, sessionQid(session.serial, MBOX_INDEX))],
     [
       'ranks',

@@ -3,8 +3,8 @@
  * or an `exec` with no reservation), or an inner session whose reservation
  * is a list of bound children it drives through their files.
  */
-import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import { park, wakeAll } from '../ns/park.js';
@@ -12,10 +12,13 @@ import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
 import { serveUplink, UplinkEnd } from '../nodes/uplink.js';
 import { Barrier } from './barrier.js';
-import { leafCount, readChildFile, type BoundSession } from '../nodes/bound-session.js';
+import { leafCount, readChildFile, type BoundSession, type StagingHost } from '../nodes/bound-session.js';
 import { leafEnv, type SubjobPlace } from './leaf-env.js';
 import { Mailbox } from './mbox.js';
 import { quote, tokenize } from '../ns/quote.js';
+import { collectLeaf, patternNames, pullOut } from './collect.js';
+import { stageToChild } from './stage-to-child.js';
+import { stageToLeaf } from './stage-to-leaf.js';
 import { Run } from './run.js';
 import { validateSetting, type SettingName } from './settings.js';
 import type { TaskNode } from './node.js';
@@ -58,6 +61,8 @@ export class Session {
   private cloneOpens = 0;
   /** Where this session is bound, when a local parent holds it. */
   boundIn?: { parent: Session; index: number };
+  /** Who holds this session as one of the node's slots without a parent session (a job's task). */
+  slotHolder?: string;
 
   dir?: string;
   nice?: number;
@@ -87,6 +92,9 @@ export class Session {
   private uplinksServed?: AbortController;
   readonly text: Record<SettingName, string> = { args: '', env: '', ns: '' };
   lastError = '';
+  /** Made on disk: this leaf's own working directory, and out/ by the first collect. */
+  private madeLeafDir = false;
+  outMade = false;
 
   /** Made on the first splice: an abort costs an exception object, and most sessions never splice. */
   private splices?: AbortController;
@@ -185,6 +193,8 @@ export class Session {
     this.uplink?.close();
     this.node.forget(this);
     await this.release();
+    const made = [this.madeLeafDir && this.leafDir(), this.outMade && this.outDir()];
+    await Promise.allSettled(made.map((dir) => dir && rm(dir, { recursive: true, force: true })));
   }
 
   /** Aborted when the session is released: background splices stop. */
@@ -294,9 +304,11 @@ export class Session {
     const old = this.run;
     this.executed = true;
     this.barrier.reset();
+    const cwd = this.workingDir();
     const run = new Run({
       argv: words,
-      cwd: this.workingDir(),
+      cwd,
+      prepare: () => this.prepareDir(cwd),
       env: this.processEnv(),
       nice: this.nice,
       spawner: this.node.spawner,
@@ -343,7 +355,54 @@ export class Session {
       subRank += n;
       return text;
     });
+    await this.stageToHosts();
     await this.fanOut((c, i) => c.ctl.write(Buffer.from(lines[i]!), 0));
+  }
+
+  /** A leaf's working directory, made if it is its own, gets the staged files. */
+  private async prepareDir(cwd: string): Promise<void> {
+    if (!this.dir) {
+      await mkdir(cwd, { recursive: true, mode: 0o700 });
+      this.madeLeafDir = true;
+    }
+    await stageToLeaf(this.node.staging, cwd, this.node.opts.name);
+  }
+
+  /** Staged files to each child node below, once per node however many children it holds. */
+  private async stageToHosts(): Promise<void> {
+    const hosts = new Set<StagingHost>();
+    for (const c of this.children) if (c.host && !c.lost?.()) hosts.add(c.host);
+    await Promise.all([...hosts].map((h) => stageToChild(this.node.staging, h)));
+  }
+
+  /**
+   * `collect PATTERN`: a leaf copies its matches into out/0; an inner
+   * session has every child collect, then takes each child's out/J as
+   * its own out/(BASE+J), BASE the child's first rank in this session.
+   */
+  async collect(pattern: string): Promise<void> {
+    patternNames(pattern); // refused before anything is sent
+    const out = this.outDir();
+    await mkdir(out, { recursive: true, mode: 0o700 });
+    this.outMade = true;
+    if (!this.isInner) return collectLeaf(this.run?.spec.cwd ?? this.workingDir(), pattern, join(out, '0'));
+    await this.fanOut((c) => c.ctl.write(Buffer.from(`collect ${quote(pattern)}\n`), 0));
+    let base = 0;
+    const bases = this.children.map((c) => {
+      const first = base;
+      base += leafCount(c);
+      return first;
+    });
+    await this.fanOut((c, i) => pullOut(c, i, out, bases[i]!));
+  }
+
+  /** Where `collect` puts what it brings back: fs/out/ in this session's view of fs/. */
+  outDir(): string {
+    return join(this.node.outDir, String(this.serial));
+  }
+
+  private leafDir(): string {
+    return join(this.node.leavesDir, String(this.serial));
   }
 
   leafCount(): number {
@@ -499,8 +558,9 @@ export class Session {
 
   // ---- what the files show ------------------------------------------------
 
+  /** `dir` if given, else the leaf's own directory: collect finds each leaf's files apart. */
   workingDir(): string {
-    return this.dir ?? this.node.defaultDir;
+    return this.dir ?? this.leafDir();
   }
 
   private processEnv(): Record<string, string> {

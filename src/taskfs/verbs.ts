@@ -24,6 +24,7 @@ const verbs: VerbTable<Session> = {
   splice: { words: [1, 1], usage: 'splice PATH', run: (s, [path]) => splice(s, path!) },
   xsplice: { words: [2, 2], usage: 'xsplice SRC DST', run: (s, [src, dst]) => xsplice(s, src!, dst!) },
   wipe: { words: [0, 0], usage: 'wipe', run: (s) => s.wipe() },
+  collect: { words: [1, 1], usage: 'collect PATTERN', run: (s, [pattern]) => s.collect(pattern!) },
   // Sent by a parent before exec: where this session's leaves stand among all, and in their subjob.
   rank: { words: [2, 6], usage: 'rank BASE SIZE [SUBJOB SUBRANK SUBSIZE [optional]]', run: (s, w) => setRank(s, w) },
   barrier: { words: [1, 1], usage: 'barrier manual|auto', run: (s, [mode]) => s.setBarrierMode(mode!) },

@@ -29,13 +29,19 @@ export async function startMount(
 ): Promise<Daemon> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'taskfs-test-')));
   const mnt = opts.mnt ?? join(dir, 'mnt');
-  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, opts.env);
+  return startDaemon(['mount', mnt, '--workdir', join(dir, 'work'), ...args], dir, mnt, /mounted on/, {
+    env: opts.env,
+  });
 }
 
-/** A `taskfs serve` node on an ephemeral loopback port; `addr` is where it listens. */
+/**
+ * A `taskfs serve` node on an ephemeral loopback port; `addr` is where it
+ * listens. `wrap` gives a command that execs the rest of its arguments
+ * (e.g. unshare with a tmpfs on the workdir), given the workdir.
+ */
 export async function startServe(
   args: string[] = [],
-  opts: { env?: Record<string, string> } = {},
+  opts: { env?: Record<string, string>; wrap?: (workdir: string) => string[] } = {},
 ): Promise<Daemon & { addr: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-serve-'));
   const d = await startDaemon(
@@ -43,25 +49,21 @@ export async function startServe(
     dir,
     '',
     /listening on (\S+)/,
-    opts.env,
+    { env: opts.env, wrap: opts.wrap?.(join(dir, 'work')) },
   );
   return Object.assign(d, { addr: /listening on (\S+)/.exec(d.stderr())![1]! });
 }
 
-/** `bin/taskfs ARGV`, run through `wrapper` when given (e.g. `unshare -m`); ready once stderr matches. */
+/** `bin/taskfs ARGV`, run through `opts.wrap` when given (e.g. `unshare -m`); ready once stderr matches. */
 export async function startDaemon(
   argv: string[],
   dir: string,
   mnt: string,
   ready: RegExp,
-  env?: Record<string, string>,
-  wrapper: string[] = [],
+  opts: { env?: Record<string, string>; wrap?: string[] } = {},
 ): Promise<Daemon> {
-  const command = [...wrapper, taskfsBin, ...argv];
-  const proc = spawn(command[0]!, command.slice(1), {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...env },
-  });
+  const [cmd, ...rest] = opts.wrap ? [...opts.wrap, taskfsBin, ...argv] : [taskfsBin, ...argv];
+  const proc = spawn(cmd!, rest, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   let err = '';
   proc.stderr!.setEncoding('utf8');
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
@@ -133,7 +135,10 @@ export function sh(
 }
 
 /** `sh` that must succeed: returns stdout. */
-export async function run(script: string, opts: { cwd?: string; timeout?: number } = {}): Promise<string> {
+export async function run(
+  script: string,
+  opts: { cwd?: string; timeout?: number; env?: Record<string, string> } = {},
+): Promise<string> {
   const r = await sh(script, opts);
   if (r.code !== 0) throw new Error(`sh -c ${JSON.stringify(script)} exited ${r.code}: ${r.stderr}`);
   return r.stdout;

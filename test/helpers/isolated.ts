@@ -15,11 +15,8 @@ export async function startIsolatedMount(args: string[] = []): Promise<Daemon & 
   const dir = await mkdtemp(join(tmpdir(), 'taskfs-isolated-'));
   const mnt = join(dir, 'mnt');
   const argv = ['mount', mnt, '--workdir', join(dir, 'work'), '--listen', 'tcp!127.0.0.1!0', ...args];
-  const d = await startDaemon(argv, dir, mnt, /listening on (\S+)\)/, undefined, [
-    'unshare',
-    '-m',
-    '--propagation',
-    'private',
-  ]);
+  const d = await startDaemon(argv, dir, mnt, /listening on (\S+)\)/, {
+    wrap: ['unshare', '-m', '--propagation', 'private'],
+  });
   return Object.assign(d, { addr: /listening on (\S+)\)/.exec(d.stderr())![1]! });
 }

@@ -30,6 +30,7 @@ describe.skipIf(fuseMissing)('a session through FUSE', () => {
       'ctl',
       'env',
       'err',
+      'fs',
       'import',
       'mbox',
       'ns',

@@ -248,7 +248,7 @@ describe('golden transcripts', () => {
     ]);
   });
 
-  it('wstat: only "no change" and truncation are accepted', async () => {
+  it('wstat: only "no change" and truncation are accepted here (no rename in this tree)', async () => {
     start();
     await replay([
       ...hello,

@@ -9,7 +9,7 @@
  */
 import { appendFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { lines, parseMountLine } from './formats.js';
+import { lines, parseMountLine } from '../taskfs/formats.js';
 import { readIfThere, readText } from './mount-files.js';
 
 const RUN_ID_VAR = 'TASKFS_RUN_ID';

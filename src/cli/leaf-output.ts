@@ -5,7 +5,7 @@
  * gave it (`--fold`, as `dshbak -c` does).
  */
 import type { Writable } from 'node:stream';
-import { compressRanks } from './formats.js';
+import { compressRanks } from '../taskfs/formats.js';
 
 /**
  * Write, waiting for a slow reader (a pipe into `less`) rather than

@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { quote } from '../ns/quote.js';
 import { parseClientArgs } from './client-args.js';
-import { exitStatus, lines, parseLeafWait } from './formats.js';
+import { exitStatus, lines, parseLeafWait } from '../taskfs/formats.js';
 import { childNames, leafNodes } from './leaf-nodes.js';
 import { Folder, LineSplitter, labelled, put } from './leaf-output.js';
 import { CloneHandle, checkMount, follow, mountPath, readText } from './mount-files.js';

@@ -5,7 +5,14 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type JobStatus, type LeafStatus, lines, parseJobStatus, parseLeafStatus, parseWorker } from './formats.js';
+import {
+  type JobStatus,
+  type LeafStatus,
+  lines,
+  parseJobStatus,
+  parseLeafStatus,
+  parseWorker,
+} from '../taskfs/formats.js';
 import { childNames } from './leaf-nodes.js';
 import { readIfThere } from './mount-files.js';
 

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { quote, tokenize } from '../ns/quote.js';
 import { parseClientArgs } from './client-args.js';
 import { clientMain } from './client-main.js';
-import { lines, parseTaskWait } from './formats.js';
+import { lines, parseTaskWait } from '../taskfs/formats.js';
 import { LineSplitter, put } from './leaf-output.js';
 import { CloneHandle, checkMount, follow, mountPath } from './mount-files.js';
 import { UsageError } from './options.js';

@@ -3,7 +3,7 @@
  * load, the sessions with the states of their leaves, the jobs with their
  * progress. Colour only when drawing on a terminal.
  */
-import type { JobStatus } from './formats.js';
+import type { JobStatus } from '../taskfs/formats.js';
 import { type NodeRow, type SessionRow, stateCounts, taskTotal } from './snapshot.js';
 import { bar, paint, table } from './table.js';
 

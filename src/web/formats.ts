@@ -5,6 +5,14 @@
  * guessed at: the monitor shows what the files say, or nothing.
  */
 import { tokenize } from '../ns/quote.js';
+import {
+  type JobStatus,
+  parseJobStatus,
+  parseTaskStatus,
+  parseWorker,
+  type TaskStatus,
+  type Worker,
+} from '../taskfs/formats.js';
 
 export interface Capacity {
   count: number;
@@ -21,35 +29,10 @@ export interface Leaf {
   cmd: string;
 }
 
-/** One line of `jobs/status`: `N STATE PRIORITY QUEUED RUNNING DONE FAILED 'NAME'`. */
-export interface JobLine {
-  id: number;
-  state: string;
-  priority: number;
-  queued: number;
-  running: number;
-  done: number;
-  failed: number;
-  name: string;
-}
-
-/** One line of `jobs/nodes`: `NAME STATE SLOTS BUSY 'ATTRS'`. */
-export interface WorkerLine {
-  name: string;
-  state: string;
-  slots: number;
-  busy: number;
-  attrs: Record<string, string>;
-}
-
-/** One line of `jobs/N/status`: `ID STATE NODE TRIES 'STATUS'`. */
-export interface TaskLine {
-  id: number;
-  state: string;
-  node: string;
-  tries: number;
-  status: string;
-}
+/** One line of `jobs/status`, `jobs/nodes`, `jobs/N/status`: read by the parsers every client uses. */
+export type JobLine = JobStatus;
+export type WorkerLine = Worker;
+export type TaskLine = TaskStatus;
 
 /** Node `status`: `COUNT OS MACHINE` per kind. */
 export function parseCapacity(text: string): Capacity[] {
@@ -84,36 +67,25 @@ export function parseLeaves(text: string): Leaf[] {
 }
 
 export function parseJobs(text: string): JobLine[] {
-  return rows(text, 8, ([id, state, priority, queued, running, done, failed, name]) => {
-    if (![id, queued, running, done, failed].every(int) || !/^-?\d+$/.test(priority!)) return undefined;
-    return {
-      id: Number(id),
-      state: state!,
-      priority: Number(priority),
-      queued: Number(queued),
-      running: Number(running),
-      done: Number(done),
-      failed: Number(failed),
-      name: name!,
-    };
-  });
+  return parsed(text, parseJobStatus);
 }
 
 export function parseWorkers(text: string): WorkerLine[] {
-  return rows(text, 5, ([name, state, slots, busy, attrs]) => {
-    if (!int(slots) || !int(busy)) return undefined;
-    const pairs = attrs!.split(/\s+/).flatMap((kv) => {
-      const i = kv.indexOf('=');
-      return i > 0 ? [[kv.slice(0, i), kv.slice(i + 1)] as const] : [];
-    });
-    return { name: name!, state: state!, slots: Number(slots), busy: Number(busy), attrs: Object.fromEntries(pairs) };
-  });
+  return parsed(text, parseWorker);
 }
 
 export function parseTasks(text: string): TaskLine[] {
-  return rows(text, 5, ([id, state, node, tries, status]) => {
-    if (!int(id) || !int(tries)) return undefined;
-    return { id: Number(id), state: state!, node: node!, tries: Number(tries), status: status! };
+  return parsed(text, parseTaskStatus);
+}
+
+/** The lines `parse` understands; the others are left out. */
+function parsed<T>(text: string, parse: (line: string) => T): T[] {
+  return text.split('\n').flatMap((line) => {
+    try {
+      return line.trim() === '' ? [] : [parse(line)];
+    } catch {
+      return [];
+    }
   });
 }
 

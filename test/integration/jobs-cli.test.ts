@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Daemon, pidsMatching, run, sh, startMount, stopAll, taskfsBin, until } from '../helpers/daemon.js';
+import { type BadCommand, expectOneLineFailures } from '../helpers/bad-commands.js';
 import { fuseMissing } from '../helpers/fuse.js';
 import { requirePrograms } from '../helpers/programs.js';
 
@@ -125,7 +126,7 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
     const empty = await file('empty', '\n# nothing but a comment\n');
     const quote = await file('quote', "echo fine\necho 'unbalanced\n");
     const jobsBefore = await run(`cat ${d.mnt}/jobs/status`);
-    const cases: [string, number, RegExp][] = [
+    const cases: BadCommand[] = [
       [`${taskfsBin} submit -m ${d.mnt} ${empty}`, 1, /no tasks in .*empty/],
       [`${taskfsBin} submit -m ${d.mnt} < /dev/null`, 1, /no tasks in stdin/],
       [`${taskfsBin} submit -m ${d.mnt} ${quote}`, 1, /quote:2: unbalanced quote/],
@@ -137,13 +138,7 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
       [`${taskfsBin} nodes -m ${join(d.dir, 'none')}`, 1, /no taskfs mount at/],
       [`${taskfsBin} top -m ${d.mnt} -d 0`, 2, /-d wants seconds/],
     ];
-    const results = await Promise.all(cases.map(([cmd]) => sh(cmd))); // each is a Node start: at once
-    for (const [i, [cmd, code, message]] of cases.entries()) {
-      const r = results[i]!;
-      expect({ cmd, code: r.code }).toEqual({ cmd, code });
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    }
+    await expectOneLineFailures(cases);
     expect(await run(`cat ${d.mnt}/jobs/status`)).toBe(jobsBefore); // no job was made
   });
 });

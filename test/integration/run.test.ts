@@ -18,6 +18,7 @@ import {
   taskfsBin,
   until,
 } from '../helpers/daemon.js';
+import { type BadCommand, expectOneLineFailures } from '../helpers/bad-commands.js';
 import { fuseMissing } from '../helpers/fuse.js';
 import { requirePrograms } from '../helpers/programs.js';
 
@@ -152,7 +153,7 @@ describe.skipIf(fuseMissing)('taskfs run on one node', () => {
   });
 
   it('bad input: one clear line and a non-zero exit', async () => {
-    const cases: [string, number, RegExp][] = [
+    const cases: BadCommand[] = [
       [`${taskfsBin} run -m ${join(d.dir, 'none')} hostname`, 1, /no taskfs mount at .*none/],
       [`${t} -n 0 hostname`, 2, /-n wants a whole number >= 1, not "0"/],
       [`${t} --bogus hostname`, 2, /unknown option --bogus/],
@@ -161,14 +162,7 @@ describe.skipIf(fuseMissing)('taskfs run on one node', () => {
       [`${t}`, 2, /no command given/],
       [`${t} --where Plan9 hostname`, 1, /cannot reserve 1 leaves: .*Plan9/],
     ];
-    const results = await Promise.all(cases.map(([cmd]) => sh(cmd))); // each is a Node start: at once
-    for (const [i, [cmd, code, message]] of cases.entries()) {
-      const r = results[i]!;
-      expect({ cmd, code: r.code }).toEqual({ cmd, code });
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stdout).toBe('');
-    }
+    await expectOneLineFailures(cases, { quietStdout: true });
     expect(await sessions(d.mnt)).toEqual([]);
   });
 });

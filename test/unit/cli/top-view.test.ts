@@ -1,6 +1,6 @@
 /** One frame of taskfs top as plain text (src/cli/top-view.ts, src/cli/snapshot.ts). */
 import { describe, expect, it } from 'vitest';
-import { parseJobStatus, parseLeafStatus } from '../../../src/cli/formats.js';
+import { parseJobStatus, parseLeafStatus } from '../../../src/taskfs/formats.js';
 import { stateCounts } from '../../../src/cli/snapshot.js';
 import { frame } from '../../../src/cli/top-view.js';
 

@@ -4,6 +4,8 @@
  * files (`jobs/status`, `jobs/nodes`, `jobs/N/status`, `jobs/N/wait`). The
  * README's "Formats" and "Jobs" sections give each with an example line.
  * Every parser takes one line and throws on a line it does not understand.
+ * Here, below the clients of a mount (the command line, the web monitor),
+ * so that each format is read back by one piece of code.
  */
 import { tokenize } from '../ns/quote.js';
 
@@ -131,13 +133,17 @@ export interface Worker {
 
 export function parseWorker(line: string): Worker {
   const [name, state, slots, busy, attrs] = words(line, 5, 'jobs/nodes');
-  const pairs = attrs!.split(/\s+/).filter(Boolean);
+  // KEY=VALUE words; a word without one is no attribute.
+  const pairs = attrs!.split(/\s+/).flatMap((kv) => {
+    const i = kv.indexOf('=');
+    return i > 0 ? [[kv.slice(0, i), kv.slice(i + 1)] as const] : [];
+  });
   return {
     name: name!,
     state: state as Worker['state'],
     slots: int(slots!, line),
     busy: int(busy!, line),
-    attrs: Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)])),
+    attrs: Object.fromEntries(pairs),
   };
 }
 

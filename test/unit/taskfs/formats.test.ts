@@ -1,4 +1,4 @@
-/** The namespace's formats read back (src/cli/formats.ts), one example line each as the README gives it. */
+/** The namespace's formats read back (src/taskfs/formats.ts), one example line each as the README gives it. */
 import { describe, expect, it } from 'vitest';
 import {
   compressRanks,
@@ -10,7 +10,7 @@ import {
   parseTaskStatus,
   parseTaskWait,
   parseWorker,
-} from '../../../src/cli/formats.js';
+} from '../../../src/taskfs/formats.js';
 
 describe('session formats', () => {
   it('status lines', () => {

@@ -67,7 +67,7 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
     try {
       const screen = await until(async () => {
         const s = await run(`${tmux} capture-pane -p`);
-        return /3\/3 done/.test(s) && s;
+        return /3\/3 done, .* in \d+s$/m.test(s) && s; // the final line: every output is above it
       }, 30_000);
       const lines = screen.split('\n').filter(Boolean);
       expect(lines[0]).toMatch(/^taskfs submit: job \d+, 3 tasks$/);

@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
+import { StdinFrames } from './stdin-frames.js';
 
 const log = createDebug('taskfs:exec');
 
@@ -87,11 +88,24 @@ const stdinClosed = () => new FsError('EIO', 'stdin closed');
  */
 export const STDIN_WINDOW = 256 * 1024;
 
+/**
+ * Stdin frames wait to be gathered (stdin-frames.ts): until the next tick,
+ * or, when the last frames went less than LINGER_MS ago (a writer streaming
+ * in small writes: `head -c` writes 4 KiB at a time), up to LINGER_MS or
+ * until a leaf has STDIN_BATCH bytes waiting. A lone write goes at once.
+ */
+const LINGER_MS = 1;
+const STDIN_BATCH = 64 * 1024;
+
 export class Spawner {
   private readonly leaves = new Map<string, Leaf>();
   private nextId = 1;
   private out = '';
   private dead?: string;
+  private readonly stdin = new StdinFrames();
+  private lastFlush = 0;
+  private flushTick = false;
+  private flushTimer?: NodeJS.Timeout;
   private resolveDied!: (why: string) => void;
   /** Resolves, with why, when the server has died (killed, crashed) or been closed. */
   readonly died = new Promise<string>((r) => (this.resolveDied = r));
@@ -163,6 +177,7 @@ export class Spawner {
   }
 
   async close(): Promise<void> {
+    this.flushStdin();
     this.proc.stdin!.end(); // EOF: the server kills every live group and exits
     await new Promise<void>((resolve) =>
       this.proc.exitCode !== null || this.proc.signalCode !== null
@@ -175,25 +190,50 @@ export class Spawner {
     if (leaf.shut || leaf.exited) return Promise.reject(stdinClosed());
     if (data.length === 0) return Promise.resolve();
     leaf.sent += data.length;
-    this.send(['stdin', id], data);
+    this.queueStdin(id, data);
     // Done once at most a window's worth is still on its way.
     const end = leaf.sent - STDIN_WINDOW;
     if (end <= leaf.took) return Promise.resolve();
     return new Promise((resolve, reject) => leaf.waiters.push({ end, resolve, reject }));
   }
 
+  private queueStdin(id: string, data: Buffer): void {
+    this.stdin.add(id, data);
+    if (this.flushTick) return;
+    if (this.stdin.most < STDIN_BATCH && performance.now() - this.lastFlush < LINGER_MS) {
+      this.flushTimer ??= setTimeout(() => this.flushStdin(), LINGER_MS);
+      return;
+    }
+    this.flushTick = true;
+    process.nextTick(() => this.flushStdin());
+  }
+
+  private flushStdin(): void {
+    this.flushTick = false;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.stdin.empty) return;
+    this.lastFlush = performance.now();
+    for (const f of this.stdin.take()) this.write(['stdin', f.ids.join(',')], f.parts);
+  }
+
+  private send(fields: string[]): void {
+    this.flushStdin(); // what was written before (an eof after its bytes) goes first
+    this.write(fields);
+  }
+
   /** One frame: u32 length, NUL-terminated fields, then raw bytes. */
-  private send(fields: string[], raw?: Buffer): void {
+  private write(fields: string[], raw: Buffer[] = []): void {
     if (this.dead) return;
     const text = Buffer.from(fields.join('\0') + '\0');
     const head = Buffer.alloc(4);
-    head.writeUInt32LE(text.length + (raw?.length ?? 0));
+    head.writeUInt32LE(raw.reduce((n, b) => n + b.length, text.length));
     const pipe = this.proc.stdin!;
-    if (!raw) return void pipe.write(Buffer.concat([head, text]));
-    // stdin data goes as it is, gathered into one writev: no copy per leaf of a fan-out.
+    if (raw.length === 0) return void pipe.write(Buffer.concat([head, text]));
+    // stdin data goes as it is, gathered into one writev: no copy.
     pipe.cork();
     pipe.write(Buffer.concat([head, text]));
-    pipe.write(raw);
+    for (const b of raw) pipe.write(b);
     pipe.uncork();
   }
 

@@ -94,8 +94,8 @@ export const STDIN_WINDOW = 256 * 1024;
  * in small writes: `head -c` writes 4 KiB at a time), up to LINGER_MS or
  * until a leaf has STDIN_BATCH bytes waiting. A lone write goes at once.
  */
-const LINGER_MS = 1;
-const STDIN_BATCH = 64 * 1024;
+const LINGER_MS = 4;
+const STDIN_BATCH = 256 * 1024;
 
 export class Spawner {
   private readonly leaves = new Map<string, Leaf>();

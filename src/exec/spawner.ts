@@ -96,6 +96,7 @@ export const STDIN_WINDOW = 256 * 1024;
  */
 const LINGER_MS = 4;
 const STDIN_BATCH = 256 * 1024;
+const STDIN_FRAME_MAX = 8 << 20;
 
 export class Spawner {
   private readonly leaves = new Map<string, Leaf>();
@@ -199,6 +200,8 @@ export class Spawner {
 
   private queueStdin(id: string, data: Buffer): void {
     this.stdin.add(id, data);
+    // A frame stays well under the server's 64 MiB limit, whoever writes without waiting.
+    if (this.stdin.most >= STDIN_FRAME_MAX) return this.flushStdin();
     if (this.flushTick) return;
     if (this.stdin.most < STDIN_BATCH && performance.now() - this.lastFlush < LINGER_MS) {
       this.flushTimer ??= setTimeout(() => this.flushStdin(), LINGER_MS);

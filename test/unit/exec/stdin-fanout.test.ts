@@ -169,4 +169,17 @@ describe('stdin fanned out through one process server', () => {
       expect((await text(out)).trim()).toBe(String(sent));
     }
   });
+
+  it('many writes in one tick, none waited for, go in frames the server takes (each under its limit)', async () => {
+    const leaves = await Promise.all([0, 1].map(() => start(['wc', '-c'])));
+    const big = Buffer.alloc(1 << 20, 7);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 80; i++) for (const { p } of leaves) writes.push(p.writeStdin(big));
+    await Promise.all(writes);
+    for (const { p } of leaves) p.closeStdin();
+    for (const { p, out } of leaves) {
+      await p.exited;
+      expect((await text(out)).trim()).toBe(String(80 << 20));
+    }
+  });
 });

@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
+import type { EnvBlock } from './env-block.js';
 import { StdinFrames } from './stdin-frames.js';
 
 const log = createDebug('taskfs:exec');
@@ -23,6 +24,8 @@ export interface Command {
   /** Made (mode 0700) if missing, by the process server in the child: no daemon syscall per leaf. */
   makeCwd?: boolean;
   env: Record<string, string>;
+  /** More of the environment, encoded once for many leaves; none of its keys is in `env`. */
+  sharedEnv?: EnvBlock;
   nice?: number;
 }
 
@@ -169,13 +172,13 @@ export class Spawner {
       req.stderrPath,
       String(req.argv.length),
       ...req.argv,
-      String(env.length),
+      String(env.length + (req.sharedEnv?.count ?? 0)),
       ...env,
     ];
-    if (fields.some((f) => f.includes('\0')))
+    if (req.sharedEnv?.hasNul || fields.some((f) => f.includes('\0')))
       throw new FsError('EINVAL', 'exec: a NUL byte in the command or environment');
     this.leaves.set(id, leaf);
-    this.send(fields);
+    this.send(fields, req.sharedEnv?.bytes); // the shared strings end the frame: the last of ENV...
     return channel;
   }
 
@@ -222,9 +225,9 @@ export class Spawner {
     for (const f of this.stdin.take()) this.write(['stdin', f.ids.join(',')], f.parts);
   }
 
-  private send(fields: string[]): void {
+  private send(fields: string[], raw?: Buffer): void {
     this.flushStdin(); // what was written before (an eof after its bytes) goes first
-    this.write(fields);
+    this.write(fields, raw ? [raw] : []);
   }
 
   /** One frame: u32 length, NUL-terminated fields, then raw bytes. */
@@ -235,7 +238,7 @@ export class Spawner {
     head.writeUInt32LE(raw.reduce((n, b) => n + b.length, text.length));
     const pipe = this.proc.stdin!;
     if (raw.length === 0) return void pipe.write(Buffer.concat([head, text]));
-    // stdin data goes as it is, gathered into one writev: no copy.
+    // Raw bytes (stdin data, a shared environment) go as they are, gathered into one writev: no copy per leaf.
     pipe.cork();
     pipe.write(Buffer.concat([head, text]));
     for (const b of raw) pipe.write(b);

@@ -184,9 +184,19 @@ function lostLines(count: number, reason: string): string {
 
 /** Output: a lost node's stream just ends (what it said so far was delivered). */
 function endsWhenLost(f: OpenFile, source: LostSource): OpenFile {
+  // A stream's reads mostly come with one signal (FUSE shares one per second): combined once, not per read.
+  let given: AbortSignal | undefined;
+  let combined = source.lostSignal;
+  const signal = (s?: AbortSignal): AbortSignal => {
+    if (s !== given) {
+      given = s;
+      combined = anySignal(s, source.lostSignal);
+    }
+    return combined;
+  };
   const ended = async <T>(reading: (signal: AbortSignal) => Promise<T>, end: T, s?: AbortSignal): Promise<T> => {
     try {
-      return await reading(anySignal(s, source.lostSignal));
+      return await reading(signal(s));
     } catch (err) {
       if (goneReason(source, err)) return end;
       throw err;

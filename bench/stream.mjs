@@ -157,7 +157,7 @@ export function streamTable(stream, f) {
   if (!stream) return [];
   const L = ['## Streams across machines', ''];
   L.push(
-    'A leaf on a child node (`serve --slots 1`, root `mount --remote`), or on a grandchild (one more `serve` between), runs `head -c SIZE /dev/zero` while `cat stdout > /dev/null` reads it at the root mount, timed from the `exec` write to the end of `cat`; against `head -c SIZE /dev/zero | cat > /dev/null`. MB = 10^6 bytes.',
+    'A leaf on a child node (`serve --slots 1`, root `mount --remote`), or on a grandchild (one more `serve --slots 0` between, the session made in its tree), runs `head -c SIZE /dev/zero` while `cat stdout > /dev/null` reads it at the root mount, timed from the `exec` write to the end of `cat`; against `head -c SIZE /dev/zero | cat > /dev/null`. MB = 10^6 bytes.',
     '',
     '| from | bytes | taskfs MB/s | pipe MB/s | taskfs/pipe |',
     '|---|---:|---:|---:|---:|',

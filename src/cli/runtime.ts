@@ -9,13 +9,13 @@ import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
 import { parseHttpAddress, refuseOpenHttp } from '../web/http-address.js';
-import { WebMonitor } from '../web/monitor.js';
+import type { WebMonitor } from '../web/monitor.js';
 import { joinDoor } from '../jobs/join.js';
 import type { Scheduler } from '../jobs/scheduler.js';
 import { freeWorkdir, startJobs } from './jobs.js';
 import { mountHosts, reachBySsh, sshName } from '../transport/reach.js';
 import type { SshOptions } from '../transport/ssh.js';
-import { mountSlurm, reachBySlurm, type SlurmFlags } from './slurm.js';
+import type { SlurmFlags } from './slurm.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
@@ -52,7 +52,10 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
   const ssh = reachBySsh(node, opts.ssh);
-  if (opts.slurm) reachBySlurm(node, opts.slurm);
+  // The web monitor (node:http) and Slurm load only when asked for: every
+  // ssh child starts a node, and what it loads is its start (README "Performance").
+  const slurm = opts.slurm && { flags: opts.slurm, ...(await import('./slurm.js')) };
+  if (slurm) slurm.reachBySlurm(node, slurm.flags);
   await node.start();
   let listener: Listener | undefined;
   let web: WebMonitor | undefined;
@@ -62,9 +65,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
     await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
-    if (opts.slurm) await mountSlurm(node, opts.slurm);
+    if (slurm) await slurm.mountSlurm(node, slurm.flags);
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
-    if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
+    if (opts.http) {
+      const { WebMonitor } = await import('../web/monitor.js');
+      web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
+    }
   } catch (err) {
     await listener?.close();
     await scheduler?.stop();

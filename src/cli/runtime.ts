@@ -15,7 +15,7 @@ import type { Scheduler } from '../jobs/scheduler.js';
 import { freeWorkdir, startJobs } from './jobs.js';
 import { mountHosts, reachBySsh, sshName } from '../transport/reach.js';
 import type { SshOptions } from '../transport/ssh.js';
-import type { SlurmFlags } from './slurm.js';
+import { mountSlurm, reachBySlurm, type SlurmFlags } from './slurm.js';
 
 export interface RuntimeOptions {
   node: NodeOptions;
@@ -52,10 +52,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
   if (opts.defaultWorkdir) opts.node.workdir = freeWorkdir(opts.node.workdir);
   const node = new TaskNode(opts.node);
   const ssh = reachBySsh(node, opts.ssh);
-  // The web monitor (node:http) and Slurm load only when asked for: every
-  // ssh child starts a node, and what it loads is its start (README "Performance").
-  const slurm = opts.slurm && { flags: opts.slurm, ...(await import('./slurm.js')) };
-  if (slurm) slurm.reachBySlurm(node, slurm.flags);
+  if (opts.slurm) reachBySlurm(node, opts.slurm);
   await node.start();
   let listener: Listener | undefined;
   let web: WebMonitor | undefined;
@@ -65,9 +62,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     // Children first, so a parent dialing us sees our whole capacity.
     for (const [i, addr] of opts.remotes.entries()) await node.mountChild(addr, childName(addr, i));
     await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
-    if (slurm) await slurm.mountSlurm(node, slurm.flags);
+    if (opts.slurm) await mountSlurm(node, opts.slurm);
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
     if (opts.http) {
+      // The web monitor (node:http and its routes) loads only when asked for:
+      // every ssh child starts a node, and what it loads is its start (README "Performance").
       const { WebMonitor } = await import('../web/monitor.js');
       web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
     }

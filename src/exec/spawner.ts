@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
+import type { EnvBlock } from './env-block.js';
 
 const log = createDebug('taskfs:exec');
 
@@ -19,7 +20,11 @@ export interface Command {
   argv: string[];
   /** '' for the server's own directory. */
   cwd: string;
+  /** Made (mode 0700) if missing, by the process server in the child: no daemon syscall per leaf. */
+  makeCwd?: boolean;
   env: Record<string, string>;
+  /** More of the environment, encoded once for many leaves; none of its keys is in `env`. */
+  sharedEnv?: EnvBlock;
   nice?: number;
 }
 
@@ -147,18 +152,18 @@ export class Spawner {
       'spawn',
       id,
       req.nice === undefined ? '' : String(Math.trunc(req.nice)),
-      req.cwd,
+      req.makeCwd ? `+${req.cwd}` : req.cwd,
       req.stdoutPath,
       req.stderrPath,
       String(req.argv.length),
       ...req.argv,
-      String(env.length),
+      String(env.length + (req.sharedEnv?.count ?? 0)),
       ...env,
     ];
-    if (fields.some((f) => f.includes('\0')))
+    if (req.sharedEnv?.hasNul || fields.some((f) => f.includes('\0')))
       throw new FsError('EINVAL', 'exec: a NUL byte in the command or environment');
     this.leaves.set(id, leaf);
-    this.send(fields);
+    this.send(fields, req.sharedEnv?.bytes); // the shared strings end the frame: the last of ENV...
     return channel;
   }
 
@@ -190,7 +195,7 @@ export class Spawner {
     head.writeUInt32LE(text.length + (raw?.length ?? 0));
     const pipe = this.proc.stdin!;
     if (!raw) return void pipe.write(Buffer.concat([head, text]));
-    // stdin data goes as it is, gathered into one writev: no copy per leaf of a fan-out.
+    // Raw bytes (stdin data, a shared environment) go as they are, gathered into one writev: no copy per leaf.
     pipe.cork();
     pipe.write(Buffer.concat([head, text]));
     pipe.write(raw);

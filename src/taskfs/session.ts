@@ -4,7 +4,7 @@
  * is a list of bound children it drives through their files.
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import { park, wakeAll } from '../ns/park.js';
@@ -13,6 +13,7 @@ import { signalNumber } from '../exec/signals.js';
 import { serveUplink, UplinkEnd } from '../nodes/uplink.js';
 import { Barrier } from './barrier.js';
 import { leafCount, readChildFile, type BoundSession, type StagingHost } from '../nodes/bound-session.js';
+import type { EnvBlock } from '../exec/env-block.js';
 import { leafEnv, type SubjobPlace } from './leaf-env.js';
 import { Mailbox } from './mbox.js';
 import { quote, tokenize } from '../ns/quote.js';
@@ -194,7 +195,7 @@ export class Session {
     this.node.forget(this);
     await this.release();
     const made = [this.madeLeafDir && this.leafDir(), this.outMade && this.outDir()];
-    await Promise.allSettled(made.map((dir) => dir && rm(dir, { recursive: true, force: true })));
+    await Promise.allSettled(made.map((dir) => dir && removeDir(dir)));
   }
 
   /** Aborted when the session is released: background splices stop. */
@@ -308,8 +309,9 @@ export class Session {
     const run = new Run({
       argv: words,
       cwd,
+      makeCwd: !this.dir,
       prepare: () => this.prepareDir(cwd),
-      env: this.processEnv(),
+      ...this.processEnv(),
       nice: this.nice,
       spawner: this.node.spawner,
       spoolDir: this.node.spoolDir,
@@ -360,10 +362,12 @@ export class Session {
   }
 
   /** A leaf's working directory, made if it is its own, gets the staged files. */
+  /** Staged files into the leaf's directory (made here only when something is staged, else by the process server). */
   private async prepareDir(cwd: string): Promise<void> {
     if (!this.dir) {
-      await mkdir(cwd, { recursive: true, mode: 0o700 });
       this.madeLeafDir = true;
+      if ((await this.node.staging.files()).length === 0) return;
+      await mkdir(cwd, { recursive: true, mode: 0o700 });
     }
     await stageToLeaf(this.node.staging, cwd, this.node.opts.name);
   }
@@ -563,9 +567,9 @@ export class Session {
     return this.dir ?? this.leafDir();
   }
 
-  private processEnv(): Record<string, string> {
+  private processEnv(): { env: Record<string, string>; sharedEnv: EnvBlock } {
     const top = this.topSession();
-    return leafEnv({
+    const { own, shared } = leafEnv({
       id: this.id,
       rank: this.rank,
       size: this.size,
@@ -576,6 +580,7 @@ export class Session {
       top: { id: top.id, heldFromAbove: top.uplink?.connected ?? false },
       node: this.node,
     });
+    return { env: own, sharedEnv: shared };
   }
 
   async status(): Promise<string> {
@@ -615,4 +620,11 @@ async function pushText(child: BoundSession, name: SettingName, value: string): 
   } finally {
     await file.close();
   }
+}
+
+/** A directory and what is in it: one rmdir for the usual empty one, a walk only when something is there. */
+async function removeDir(dir: string): Promise<void> {
+  await rmdir(dir).catch((err: NodeJS.ErrnoException) =>
+    err.code === 'ENOENT' ? undefined : rm(dir, { recursive: true, force: true }),
+  );
 }

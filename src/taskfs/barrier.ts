@@ -10,9 +10,9 @@
  * `release` and `fail REASON` down. A leaf opens it read-only, and that
  * read is its arrival. Local slots and remote children are watched alike.
  */
-import { setMaxListeners } from 'node:events';
 import { FsError, asFsError } from '../ns/errors.js';
 import { park, wakeAll } from '../ns/park.js';
+import { sharedAbort } from '../ns/shared-abort.js';
 import type { OpenFile } from '../ns/types.js';
 import type { BoundSession } from '../nodes/bound-session.js';
 import { runCtl, type VerbTable } from './ctl.js';
@@ -56,7 +56,7 @@ export class Barrier {
   private failure?: string;
   private arrivedHere = false;
   private watches: Watch[] = [];
-  private stopWatching = watchStopper();
+  private stopWatching = sharedAbort();
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly host: BarrierHost) {}
@@ -68,7 +68,7 @@ export class Barrier {
       this.stopWatching.abort();
       for (const w of this.watches) void w.file.then((f) => f?.close()).catch(() => undefined);
       this.watches = [];
-      this.stopWatching = watchStopper();
+      this.stopWatching = sharedAbort();
     }
     this.active = true;
     this.released = false;
@@ -268,13 +268,6 @@ const watchVerbs: VerbTable<Barrier> = {
   release: { words: [0, 0], usage: 'release', run: (b) => b.release() },
   fail: { words: [1, 1], usage: 'fail REASON', run: (b, [why]) => b.fail(why!) },
 };
-
-/** Stops an inner session's watches: one pending read per child listens to it, so no listener limit. */
-function watchStopper(): AbortController {
-  const c = new AbortController();
-  setMaxListeners(0, c.signal);
-  return c;
-}
 
 async function openWatch(child: BoundSession): Promise<OpenFile> {
   const node = await child.dir.walk?.('barrier');

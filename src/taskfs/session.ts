@@ -7,6 +7,7 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
+import { sharedAbort } from '../ns/shared-abort.js';
 import { park, wakeAll } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
 import { signalNumber } from '../exec/signals.js';
@@ -255,7 +256,7 @@ export class Session {
 
   /** A child on another machine reaches `root` and `parent` through its import (nodes/uplink.ts). */
   private serveImport(file: OpenFile): void {
-    this.uplinksServed ??= new AbortController();
+    this.uplinksServed ??= sharedAbort(); // one pending read per child
     serveUplink(file, () => this.node.importTree(this), this.uplinksServed.signal);
   }
 

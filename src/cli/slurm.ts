@@ -6,6 +6,7 @@
  */
 import { SlurmPartition, type SlurmSettings } from '../transport/slurm.js';
 import type { TaskNode } from '../taskfs/node.js';
+import { version } from './version.js';
 
 export interface SlurmFlags {
   /** --slurm: the partition mounted at start, if any. */
@@ -19,7 +20,12 @@ const SLURM_ADDRESS = /^slurm!([^!\s]+)$/;
 
 /** Makes `node` take `slurm!PARTITION` addresses: a partition with these options. */
 export function reachBySlurm(node: TaskNode, flags: SlurmFlags): void {
-  const settings = (partition: string): SlurmSettings => ({ partition, options: flags.options, taskfs: flags.taskfs });
+  const settings = (partition: string): SlurmSettings => ({
+    partition,
+    options: flags.options,
+    taskfs: flags.taskfs,
+    version,
+  });
   const connect = node.connectChild;
   node.connectChild = (name, addr) => {
     const m = SLURM_ADDRESS.exec(addr);

@@ -57,6 +57,8 @@ export class Mux {
   private nextTag = 0;
   private readonly framer: Framer;
   private lastHeard = Date.now();
+  /** When keepalive last ran: a check that comes late means this process stalled, not the server. */
+  private lastCheck = Date.now();
   private pinging = false;
   private failure: FsError | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -209,6 +211,12 @@ export class Mux {
 
   private keepalive(timeoutMs: number): void {
     const now = Date.now();
+    // Timers run before the poll phase reads the sockets: after a stall of
+    // this event loop (a loaded machine, a long GC) the answers are waiting
+    // unread, so judge silence at the next check, once they have been read.
+    const late = now - this.lastCheck > timeoutMs / 2;
+    this.lastCheck = now;
+    if (late) return;
     const silent = now - this.lastHeard;
     if (silent >= timeoutMs) {
       for (const c of this.calls.values()) {

@@ -7,7 +7,7 @@
  * they come (held-allocation.ts).
  */
 import type { LeafSource } from '../nodes/leaf-source.js';
-import { runTaskAt, taskEnd } from './child-task.js';
+import { ChildTasks, taskEnd } from './child-task.js';
 import { HeldAllocation } from './held-allocation.js';
 import type { TaskRun, Worker } from './worker.js';
 
@@ -23,6 +23,7 @@ export class ChildWorker implements Worker {
   private busy = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly held?: HeldAllocation;
+  private readonly tasks?: ChildTasks;
 
   constructor(private readonly child: LeafSource) {
     this.attrs = new Map(joinedAttrs.get(child));
@@ -32,6 +33,7 @@ export class ChildWorker implements Worker {
         (n) => child.allocate!(n),
         () => void this.refresh(),
       );
+    else this.tasks = new ChildTasks(child.root, child.name);
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), CAPACITY_REFRESH_MS).unref();
     child.lostSignal.addEventListener('abort', () => {
@@ -72,7 +74,7 @@ export class ChildWorker implements Worker {
     this.busy++;
     try {
       if (this.held) return await this.held.run(t, this.slots());
-      return await runTaskAt(this.child.root, this.name, t);
+      return await this.tasks!.run(t);
     } catch (err) {
       return taskEnd(err, this.lost);
     } finally {
@@ -83,6 +85,6 @@ export class ChildWorker implements Worker {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.held?.release();
+    await Promise.all([this.held?.release(), this.tasks?.close()]);
   }
 }

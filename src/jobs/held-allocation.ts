@@ -12,7 +12,7 @@
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import type { AllocatedNode, Allocation } from '../nodes/leaf-source.js';
-import { runTaskAt } from './child-task.js';
+import { ChildTasks } from './child-task.js';
 import type { TaskRun } from './worker.js';
 
 const log = createDebug('taskfs:jobs');
@@ -24,6 +24,7 @@ export class HeldAllocation {
   /** The allocation asked for or held, and its CPUs; undefined when none is. */
   private current?: { size: number; allocation: Promise<Allocation> };
   private readonly busyOn = new Map<AllocatedNode, number>();
+  private readonly tasksOn = new Map<AllocatedNode, ChildTasks>();
   private running = 0;
   private idle?: NodeJS.Timeout;
 
@@ -49,7 +50,9 @@ export class HeldAllocation {
       const host = this.pick(allocation);
       this.busyOn.set(host, (this.busyOn.get(host) ?? 0) + 1);
       try {
-        return await runTaskAt(host.root, `${this.name}: ${host.name}`, t);
+        let tasks = this.tasksOn.get(host);
+        if (!tasks) this.tasksOn.set(host, (tasks = new ChildTasks(host.root, `${this.name}: ${host.name}`)));
+        return await tasks.run(t);
       } finally {
         this.busyOn.set(host, this.busyOn.get(host)! - 1);
       }
@@ -66,7 +69,11 @@ export class HeldAllocation {
     this.current = undefined;
     const allocation = await held.allocation.catch(() => undefined);
     if (!allocation) return;
-    for (const h of allocation.hosts) this.busyOn.delete(h);
+    await Promise.all(allocation.hosts.map((h) => this.tasksOn.get(h)?.close()));
+    for (const h of allocation.hosts) {
+      this.busyOn.delete(h);
+      this.tasksOn.delete(h);
+    }
     log('%s: allocation given back', this.name);
     await allocation.release().catch((err: Error) => log('%s: release: %s', this.name, err.message));
     this.released();

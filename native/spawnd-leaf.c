@@ -58,7 +58,10 @@ void start_leaf(unsigned long id, const char *nice, const char *dir, char *const
         prctl(PR_SET_PDEATHSIG, SIGKILL);   /* the leader dies with us; its group is the daemon's to end */
         if (dup2(in[0], 0) < 0 || dup2(out[0][1], 1) < 0 || dup2(out[1][1], 2) < 0)
             child_fail(ep[1], 1);
-        if (dir[0] && chdir(dir) < 0)
+        const char *cwd = dir[0] == '+' ? dir + 1 : dir;
+        if (cwd != dir && mkdir(cwd, 0700) < 0 && errno != EEXIST)
+            child_fail(ep[1], 0);
+        if (cwd[0] && chdir(cwd) < 0)
             child_fail(ep[1], 0);
         if (nice[0])
             (void)!setpriority(PRIO_PROCESS, 0, atoi(nice));

@@ -16,7 +16,9 @@
  * Requests arrive on stdin, one frame each: u32 length (little endian), then
  * NUL-terminated fields, the first naming the request:
  *   spawn ID NICE DIR OUT ERR ARGC ARG... ENVC ENV...
- *                       start a leaf (NICE and DIR may be empty); its stdout
+ *                       start a leaf (NICE and DIR may be empty; a DIR written
+ *                       +PATH is made, mode 0700, if missing: the leaf's own
+ *                       directory, made in the child, not by the daemon); its stdout
  *                       and stderr are spooled to the files OUT and ERR,
  *                       made when the first byte comes (most streams of
  *                       most tasks stay empty, and making files is what
@@ -30,7 +32,7 @@
  *
  * Reports go to stdout, one line each:
  *   ok ID PID           exec succeeded; PID is also the process group id
- *   fail ID ERRNO STAGE chdir or exec failed (STAGE names which)
+ *   fail ID ERRNO STAGE mkdir/chdir or exec failed (STAGE names which)
  *   out ID K LEN        stream K (1 stdout, 2 stderr) has LEN bytes in its file
  *   end ID K LEN        and no more will come
  *   stall ID K ERRNO    writing the spool failed (ENOSPC...); retried each second,
@@ -68,6 +70,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>

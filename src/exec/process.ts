@@ -81,7 +81,15 @@ export class LeafProcess {
     };
     try {
       this.channel = req.spawner.spawn(
-        { argv: req.argv, cwd, env: req.env, nice: req.nice, stdoutPath: req.stdout.path, stderrPath: req.stderr.path },
+        {
+          argv: req.argv,
+          cwd,
+          makeCwd: req.makeCwd,
+          env: req.env,
+          nice: req.nice,
+          stdoutPath: req.stdout.path,
+          stderrPath: req.stderr.path,
+        },
         {
           started: (pid) => {
             this.pidValue = pid;

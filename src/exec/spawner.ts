@@ -19,6 +19,8 @@ export interface Command {
   argv: string[];
   /** '' for the server's own directory. */
   cwd: string;
+  /** Made (mode 0700) if missing, by the process server in the child: no daemon syscall per leaf. */
+  makeCwd?: boolean;
   env: Record<string, string>;
   nice?: number;
 }
@@ -147,7 +149,7 @@ export class Spawner {
       'spawn',
       id,
       req.nice === undefined ? '' : String(Math.trunc(req.nice)),
-      req.cwd,
+      req.makeCwd ? `+${req.cwd}` : req.cwd,
       req.stdoutPath,
       req.stderrPath,
       String(req.argv.length),

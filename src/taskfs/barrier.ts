@@ -10,6 +10,7 @@
  * `release` and `fail REASON` down. A leaf opens it read-only, and that
  * read is its arrival. Local slots and remote children are watched alike.
  */
+import { setMaxListeners } from 'node:events';
 import { FsError, asFsError } from '../ns/errors.js';
 import { park, wakeAll } from '../ns/park.js';
 import type { OpenFile } from '../ns/types.js';
@@ -55,17 +56,20 @@ export class Barrier {
   private failure?: string;
   private arrivedHere = false;
   private watches: Watch[] = [];
-  private stopWatching = new AbortController();
+  private stopWatching = watchStopper();
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly host: BarrierHost) {}
 
   /** A new exec: a fresh barrier. An inner session then watches its children (watch()). */
   reset(): void {
-    this.stopWatching.abort();
-    for (const w of this.watches) void w.file.then((f) => f?.close()).catch(() => undefined);
-    this.watches = [];
-    this.stopWatching = new AbortController();
+    if (this.watches.length > 0) {
+      // Only an inner session watches: a leaf's reset (most of them) makes no abort and its costly DOMException.
+      this.stopWatching.abort();
+      for (const w of this.watches) void w.file.then((f) => f?.close()).catch(() => undefined);
+      this.watches = [];
+      this.stopWatching = watchStopper();
+    }
     this.active = true;
     this.released = false;
     this.failure = undefined;
@@ -264,6 +268,13 @@ const watchVerbs: VerbTable<Barrier> = {
   release: { words: [0, 0], usage: 'release', run: (b) => b.release() },
   fail: { words: [1, 1], usage: 'fail REASON', run: (b, [why]) => b.fail(why!) },
 };
+
+/** Stops an inner session's watches: one pending read per child listens to it, so no listener limit. */
+function watchStopper(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
+}
 
 async function openWatch(child: BoundSession): Promise<OpenFile> {
   const node = await child.dir.walk?.('barrier');

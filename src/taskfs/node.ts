@@ -133,7 +133,7 @@ export class TaskNode {
 
   async start(): Promise<void> {
     for (const kind of ['spool', 'leaves', 'out']) await removeDeadSpools(join(this.opts.workdir, kind));
-    await mkdir(this.spoolDir, { recursive: true, mode: 0o700 });
+    for (const dir of [this.spoolDir, this.leavesDir]) await mkdir(dir, { recursive: true, mode: 0o700 });
     await mkdir(this.defaultDir, { recursive: true, mode: 0o700 });
     await this.staging.start();
     await this.startSpawner();

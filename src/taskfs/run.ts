@@ -39,12 +39,13 @@ export class Run {
 
   /** Start the process; on failure the run is `Fail`, its wait line says why, and the error is thrown. */
   async start(): Promise<void> {
-    const { argv, cwd, env, nice, spawner } = this.spec;
+    const { argv, cwd, makeCwd, env, nice, spawner } = this.spec;
     try {
       await this.spec.prepare?.();
       this.process = await LeafProcess.start({
         argv,
         cwd,
+        makeCwd,
         env,
         nice,
         spawner,

@@ -4,7 +4,7 @@
  * is a list of bound children it drives through their files.
  */
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, rmdir, stat } from 'node:fs/promises';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import { park, wakeAll } from '../ns/park.js';
@@ -194,7 +194,7 @@ export class Session {
     this.node.forget(this);
     await this.release();
     const made = [this.madeLeafDir && this.leafDir(), this.outMade && this.outDir()];
-    await Promise.allSettled(made.map((dir) => dir && rm(dir, { recursive: true, force: true })));
+    await Promise.allSettled(made.map((dir) => dir && removeDir(dir)));
   }
 
   /** Aborted when the session is released: background splices stop. */
@@ -308,6 +308,7 @@ export class Session {
     const run = new Run({
       argv: words,
       cwd,
+      makeCwd: !this.dir,
       prepare: () => this.prepareDir(cwd),
       env: this.processEnv(),
       nice: this.nice,
@@ -360,10 +361,12 @@ export class Session {
   }
 
   /** A leaf's working directory, made if it is its own, gets the staged files. */
+  /** Staged files into the leaf's directory (made here only when something is staged, else by the process server). */
   private async prepareDir(cwd: string): Promise<void> {
     if (!this.dir) {
-      await mkdir(cwd, { recursive: true, mode: 0o700 });
       this.madeLeafDir = true;
+      if ((await this.node.staging.files()).length === 0) return;
+      await mkdir(cwd, { recursive: true, mode: 0o700 });
     }
     await stageToLeaf(this.node.staging, cwd, this.node.opts.name);
   }
@@ -615,4 +618,11 @@ async function pushText(child: BoundSession, name: SettingName, value: string): 
   } finally {
     await file.close();
   }
+}
+
+/** A directory and what is in it: one rmdir for the usual empty one, a walk only when something is there. */
+async function removeDir(dir: string): Promise<void> {
+  await rmdir(dir).catch((err: NodeJS.ErrnoException) =>
+    err.code === 'ENOENT' ? undefined : rm(dir, { recursive: true, force: true }),
+  );
 }

@@ -74,8 +74,19 @@ export class Staging {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
   }
 
-  /** Every regular file below fs/, by path. Links and other kinds are not staged. */
-  async files(): Promise<StagedFile[]> {
+  private listing?: Promise<StagedFile[]>;
+
+  /**
+   * Every regular file below fs/, by path. Links and other kinds are not
+   * staged. Calls that overlap share one walk: the N leaves of a launch
+   * list fs/ once, not N times.
+   */
+  files(): Promise<StagedFile[]> {
+    this.listing ??= this.walk().finally(() => (this.listing = undefined));
+    return this.listing;
+  }
+
+  private async walk(): Promise<StagedFile[]> {
     const out: StagedFile[] = [];
     const visit = async (dir: string, prefix: string): Promise<void> => {
       // A directory that is not there stages nothing: removed meanwhile, or a node never started

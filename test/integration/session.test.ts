@@ -124,8 +124,8 @@ cat stdout`,
 
   it('blocking reads block only their reader', async () => {
     const n = (
-      await run(`n=$(cat clone); echo "$n"; echo 'res 2' > $n/ctl; echo 'exec sleep 3' > $n/ctl`, { cwd: d.mnt })
-    ).trim();
+      await run(`n=$(cat clone); echo "$n"; echo 'res 2' > $n/ctl; echo 'exec cat' > $n/ctl`, { cwd: d.mnt })
+    ).trim(); // the leaves run until their stdin ends: however slow the machine, they are running below
     const waiters = Array.from({ length: 20 }, () => sh(`cat ${n}/wait`, { cwd: d.mnt }));
     let finished = 0;
     for (const w of waiters) void w.then(() => finished++);
@@ -134,6 +134,7 @@ cat stdout`,
     expect(await run('ls', { cwd: d.mnt })).toContain(n);
     expect((await run(`cat ${n}/status`, { cwd: d.mnt })).match(/ Execute /g)).toHaveLength(2);
     expect(finished).toBe(0);
+    await run(`echo eof > ${n}/ctl`, { cwd: d.mnt });
     const results = await Promise.all(waiters);
     for (const r of results) expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(2);
     // After the end, wait answers at once.
@@ -150,6 +151,19 @@ echo 'dir /tmp' > ctl && echo 'nice 5' > ctl && echo exec > ctl && cat stdout`,
     );
     expect(out.split('\n')[0]).toBe('hi there from /tmp');
     expect(out.split('\n')[1]!.trim()).toBe('5');
+  });
+
+  it('each leaf runs in a directory of its own, made for it and removed with the session', async () => {
+    const n = (
+      await run('n=$(cat clone); echo "$n"; echo res 2 > $n/ctl; echo exec pwd > $n/ctl', { cwd: d.mnt })
+    ).trim();
+    const dirs = (await run(`cat ${n}/wait >/dev/null; cat ${n}/stdout`, { cwd: d.mnt })).split('\n').filter(Boolean);
+    expect(dirs).toHaveLength(2);
+    expect(new Set(dirs).size).toBe(2);
+    for (const dir of dirs) expect(dir.startsWith(`${d.dir}/`)).toBe(true);
+    expect((await sh(`ls -d ${dirs.join(' ')}`)).code).toBe(0);
+    await run(`echo wipe > ${n}/ctl`, { cwd: d.mnt });
+    expect((await sh(`ls -d ${dirs.join(' ')}`)).code).not.toBe(0);
   });
 
   it('eof closes stdin; signal and kill reach the process group', async () => {

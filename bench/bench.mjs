@@ -486,7 +486,9 @@ async function launchSection(kind, onlyTaskfs) {
     if (!onlyTaskfs && n >= 64) {
       const rp = findRow(kind, n);
       target(`${label} launch N=${n}: taskfs/pdsh <= 1.0`, rp.taskfs / rp.pdsh, rp.taskfs / rp.pdsh <= 1.0);
-      target(`${label} launch N=${n}: taskfs/xargs <= 2.0`, rp.taskfs / rp.xargs, rp.taskfs / rp.xargs <= 2.0);
+      // Round 2 asks more of the local node at N=256 (README "Performance").
+      const most = kind === 'launch' && n === 256 ? 1.1 : 2.0;
+      target(`${label} launch N=${n}: taskfs/xargs <= ${most}`, rp.taskfs / rp.xargs, rp.taskfs / rp.xargs <= most);
     }
   }
   function findRow(k, n) {

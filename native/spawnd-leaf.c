@@ -178,10 +178,15 @@ void reap(void)
 int sweep(void)
 {
     int wait_ms = -1;
-    if (stalled_count == 0 && cleaning_count == 0)
+    if (stalled_count == 0 && cleaning_count == 0 && resting_count == 0)
         return wait_ms;
     for (struct leaf *l = leaves, *next; l; l = next) {
         next = l->next;
+        if (l->in.resting) {
+            int left = wake_input(&l->in);
+            if (left > 0 && (wait_ms < 0 || left < wait_ms))
+                wait_ms = left;
+        }
         if (stalled_count > 0)
             for (int k = 0; k < 2; k++) {
                 struct stream *s = &l->out[k];

@@ -5,7 +5,7 @@ struct leaf *leaves, *by_id_table[BUCKETS], *by_pid_table[BUCKETS], *graveyard;
 struct leaf **dirty;
 size_t ndirty, dirty_cap;
 int epfd, sigpipe_fds[2];
-int stalled_count, cleaning_count;   /* what sweep() has to look at */
+int stalled_count, cleaning_count, resting_count;   /* what sweep() has to look at */
 long long spool_limit;
 volatile sig_atomic_t dying;
 struct watch control_watch = { W_CONTROL }, signal_watch = { W_SIGNAL };
@@ -73,12 +73,14 @@ static void on_request(char *p, size_t n)
         return;
     }
     char *id = field(&p, end);
+    if (id && strcmp(verb, "stdin") == 0) {
+        on_stdin(id, p, end - p);
+        return;
+    }
     struct leaf *l = id ? by_id(strtoul(id, NULL, 10)) : NULL;
     if (!l)
         return;
-    if (strcmp(verb, "stdin") == 0) {
-        queue_input(l, p, end - p);
-    } else if (strcmp(verb, "eof") == 0) {
+    if (strcmp(verb, "eof") == 0) {
         l->in.eof = 1;
         if (!l->in.watched)
             pump_in(&l->in);
@@ -218,7 +220,7 @@ int main(int argc, char **argv)
                     shut_input(in, 1);
                     maybe_forget(in->leaf);
                 } else {
-                    pump_in(in);
+                    rest_input(in);
                 }
                 break;
             }

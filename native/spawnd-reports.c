@@ -115,6 +115,12 @@ long long ms_until(struct timespec t)
     return (t.tv_sec - n.tv_sec) * 1000LL + (t.tv_nsec - n.tv_nsec) / 1000000;
 }
 
+long long us_until(struct timespec t)
+{
+    struct timespec n = now();
+    return (t.tv_sec - n.tv_sec) * 1000000LL + (t.tv_nsec - n.tv_nsec) / 1000;
+}
+
 struct leaf *by_id(unsigned long id)
 {
     for (struct leaf *l = by_id_table[id % BUCKETS]; l; l = l->hnext)
@@ -185,11 +191,11 @@ void shut_input(struct input *in, int say)
         return;
     watch_fd(in->fd, &in->w, 0, &in->watched, 0);
     close_fd(&in->fd);
-    for (struct chunk *c = in->head, *next; c; c = next) {
-        next = c->next;
-        free(c);
+    drop_pieces(in);
+    if (in->resting) {
+        in->resting = 0;
+        resting_count--;
     }
-    in->head = in->tail = NULL;
     if (in->took != in->told) {
         report("took %lu %lld\n", in->leaf->id, in->took);
         in->told = in->took;

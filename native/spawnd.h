@@ -23,7 +23,10 @@
  *                       made when the first byte comes (most streams of
  *                       most tasks stay empty, and making files is what
  *                       costs most here: ext4's inode allocator)
- *   stdin ID DATA       queue DATA (the rest of the frame, any bytes) for its stdin
+ *   stdin IDS DATA      queue DATA (the rest of the frame, any bytes) for the stdin
+ *                       of each leaf in IDS (one ID, or several joined by commas:
+ *                       a fan-out sends its bytes here once, not once per leaf;
+ *                       each leaf keeps its own place in them)
  *   eof ID              close its stdin once the queued bytes are written
  *   drop ID             stop spooling its output (held by a process that escaped)
  *   limit BYTES         a leaf may spool this much (stdout + stderr) before
@@ -37,7 +40,8 @@
  *   end ID K LEN        and no more will come
  *   stall ID K ERRNO    writing the spool failed (ENOSPC...); retried each second,
  *                       the leaf blocked meanwhile
- *   took ID N           N bytes of stdin, in all, are in the leaf's pipe
+ *   took ID N           N bytes of stdin, in all, are in the leaf's pipe (per leaf,
+ *                       also when the bytes came in a frame for several)
  *   shut ID             its stdin is closed; bytes not taken are dropped
  *   exit ID PID CODE SIGNAL USER_US SYS_US   the leader ended (CODE -1 when signalled)
  *   gone ID             no process of the group is left; the pgid is free
@@ -103,10 +107,17 @@ struct stream {
     size_t held_len;
 };
 
+/* Bytes of one stdin frame, shared by the leaves it names: freed with the last reference. */
 struct chunk {
-    struct chunk *next;
-    size_t len, off;
+    size_t refs, len;
     char data[];
+};
+
+/* A leaf's place in a chunk: what of it this leaf's pipe has not taken yet. */
+struct piece {
+    struct piece *next;
+    struct chunk *c;
+    size_t off;
 };
 
 /* The leaf's stdin: bytes from the daemon, queued until the pipe takes them. */
@@ -114,11 +125,13 @@ struct input {
     struct watch w;
     struct leaf *leaf;
     int fd;             /* our write end; -1 once shut */
-    struct chunk *head, *tail;
+    struct piece *head, *tail;
     long long took, told;
     int eof;
     int watched;
     int grown;          /* the pipe was enlarged (or we tried) */
+    int resting;        /* the full pipe has room again: refill it at `due` */
+    struct timespec due;
 };
 
 struct leaf {
@@ -144,7 +157,7 @@ extern struct leaf *leaves, *by_id_table[BUCKETS], *by_pid_table[BUCKETS], *grav
 extern struct leaf **dirty;
 extern size_t ndirty, dirty_cap;
 extern int epfd, sigpipe_fds[2];
-extern int stalled_count, cleaning_count;
+extern int stalled_count, cleaning_count, resting_count;
 extern long long spool_limit;
 extern volatile sig_atomic_t dying;
 extern struct watch control_watch, signal_watch;
@@ -158,6 +171,7 @@ void on_signal(int sig);
 long long usec(struct timeval tv);
 struct timespec now(void);
 long long ms_until(struct timespec t);
+long long us_until(struct timespec t);
 struct leaf *by_id(unsigned long id);
 struct leaf *by_pid(pid_t pid);
 void watch_fd(int fd, struct watch *w, uint32_t events, int *watched, int on);
@@ -172,7 +186,10 @@ void pump_out(struct stream *s, uint32_t events);
 
 /* spawnd-input.c */
 void pump_in(struct input *in);
-void queue_input(struct leaf *l, const char *data, size_t n);
+void rest_input(struct input *in);
+int wake_input(struct input *in);
+void on_stdin(char *ids, const char *data, size_t n);
+void drop_pieces(struct input *in);
 
 /* spawnd-leaf.c */
 void start_leaf(unsigned long id, const char *nice, const char *dir, char *const paths[2],

@@ -86,6 +86,7 @@ export class LeafProcess {
           cwd,
           makeCwd: req.makeCwd,
           env: req.env,
+          sharedEnv: req.sharedEnv,
           nice: req.nice,
           stdoutPath: req.stdout.path,
           stderrPath: req.stderr.path,

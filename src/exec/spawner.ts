@@ -11,6 +11,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
+import type { EnvBlock } from './env-block.js';
+import { StdinFrames } from './stdin-frames.js';
 
 const log = createDebug('taskfs:exec');
 
@@ -22,6 +24,8 @@ export interface Command {
   /** Made (mode 0700) if missing, by the process server in the child: no daemon syscall per leaf. */
   makeCwd?: boolean;
   env: Record<string, string>;
+  /** More of the environment, encoded once for many leaves; none of its keys is in `env`. */
+  sharedEnv?: EnvBlock;
   nice?: number;
 }
 
@@ -89,11 +93,25 @@ const stdinClosed = () => new FsError('EIO', 'stdin closed');
  */
 export const STDIN_WINDOW = 256 * 1024;
 
+/**
+ * Stdin frames wait to be gathered (stdin-frames.ts): until the next tick,
+ * or, when the last frames went less than LINGER_MS ago (a writer streaming
+ * in small writes: `head -c` writes 4 KiB at a time), up to LINGER_MS or
+ * until a leaf has STDIN_BATCH bytes waiting. A lone write goes at once.
+ */
+const LINGER_MS = 4;
+const STDIN_BATCH = 256 * 1024;
+const STDIN_FRAME_MAX = 8 << 20;
+
 export class Spawner {
   private readonly leaves = new Map<string, Leaf>();
   private nextId = 1;
   private out = '';
   private dead?: string;
+  private readonly stdin = new StdinFrames();
+  private lastFlush = 0;
+  private flushTick = false;
+  private flushTimer?: NodeJS.Timeout;
   private resolveDied!: (why: string) => void;
   /** Resolves, with why, when the server has died (killed, crashed) or been closed. */
   readonly died = new Promise<string>((r) => (this.resolveDied = r));
@@ -154,17 +172,18 @@ export class Spawner {
       req.stderrPath,
       String(req.argv.length),
       ...req.argv,
-      String(env.length),
+      String(env.length + (req.sharedEnv?.count ?? 0)),
       ...env,
     ];
-    if (fields.some((f) => f.includes('\0')))
+    if (req.sharedEnv?.hasNul || fields.some((f) => f.includes('\0')))
       throw new FsError('EINVAL', 'exec: a NUL byte in the command or environment');
     this.leaves.set(id, leaf);
-    this.send(fields);
+    this.send(fields, req.sharedEnv?.bytes); // the shared strings end the frame: the last of ENV...
     return channel;
   }
 
   async close(): Promise<void> {
+    this.flushStdin();
     this.proc.stdin!.end(); // EOF: the server kills every live group and exits
     await new Promise<void>((resolve) =>
       this.proc.exitCode !== null || this.proc.signalCode !== null
@@ -177,25 +196,52 @@ export class Spawner {
     if (leaf.shut || leaf.exited) return Promise.reject(stdinClosed());
     if (data.length === 0) return Promise.resolve();
     leaf.sent += data.length;
-    this.send(['stdin', id], data);
+    this.queueStdin(id, data);
     // Done once at most a window's worth is still on its way.
     const end = leaf.sent - STDIN_WINDOW;
     if (end <= leaf.took) return Promise.resolve();
     return new Promise((resolve, reject) => leaf.waiters.push({ end, resolve, reject }));
   }
 
-  /** One frame: u32 length, NUL-terminated fields, then raw bytes. */
+  private queueStdin(id: string, data: Buffer): void {
+    this.stdin.add(id, data);
+    // A frame stays well under the server's 64 MiB limit, whoever writes without waiting.
+    if (this.stdin.most >= STDIN_FRAME_MAX) return this.flushStdin();
+    if (this.flushTick) return;
+    if (this.stdin.most < STDIN_BATCH && performance.now() - this.lastFlush < LINGER_MS) {
+      this.flushTimer ??= setTimeout(() => this.flushStdin(), LINGER_MS);
+      return;
+    }
+    this.flushTick = true;
+    process.nextTick(() => this.flushStdin());
+  }
+
+  private flushStdin(): void {
+    this.flushTick = false;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.stdin.empty) return;
+    this.lastFlush = performance.now();
+    for (const f of this.stdin.take()) this.write(['stdin', f.ids.join(',')], f.parts);
+  }
+
   private send(fields: string[], raw?: Buffer): void {
+    this.flushStdin(); // what was written before (an eof after its bytes) goes first
+    this.write(fields, raw ? [raw] : []);
+  }
+
+  /** One frame: u32 length, NUL-terminated fields, then raw bytes. */
+  private write(fields: string[], raw: Buffer[] = []): void {
     if (this.dead) return;
     const text = Buffer.from(fields.join('\0') + '\0');
     const head = Buffer.alloc(4);
-    head.writeUInt32LE(text.length + (raw?.length ?? 0));
+    head.writeUInt32LE(raw.reduce((n, b) => n + b.length, text.length));
     const pipe = this.proc.stdin!;
-    if (!raw) return void pipe.write(Buffer.concat([head, text]));
-    // stdin data goes as it is, gathered into one writev: no copy per leaf of a fan-out.
+    if (raw.length === 0) return void pipe.write(Buffer.concat([head, text]));
+    // Raw bytes (stdin data, a shared environment) go as they are, gathered into one writev: no copy per leaf.
     pipe.cork();
     pipe.write(Buffer.concat([head, text]));
-    pipe.write(raw);
+    for (const b of raw) pipe.write(b);
     pipe.uncork();
   }
 

@@ -221,7 +221,13 @@ export class Mux {
     if (silent >= timeoutMs) {
       for (const c of this.calls.values()) {
         if (now - c.sentAt >= timeoutMs) {
-          this.fail(new Error(`no answer from the server for ${silent} ms`));
+          // Timers run before the loop polls the socket: after a stall of this process (load, a long
+          // GC) the answer may be waiting unread. Judge once the poll has read it: a live server never dies of our stall.
+          const heard = this.lastHeard;
+          setImmediate(() => {
+            if (this.lastHeard === heard)
+              this.fail(new Error(`no answer from the server for ${Date.now() - heard} ms`));
+          });
           return;
         }
       }

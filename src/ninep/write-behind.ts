@@ -5,6 +5,12 @@
  * 128 KiB FUSE writes is not held for a round trip each, and writes that
  * pile up while one is on the wire leave together.
  *
+ * A writer streaming in small writes (`head -c` writes 4 KiB at a time, each
+ * a FUSE write at the root) would still send about one Twrite per write, as
+ * the round trip is no longer than the time between writes: when the last
+ * Twrite was answered less than LINGER_MS ago and fewer than BATCH bytes
+ * wait, they wait up to LINGER_MS for more. A lone write goes at once.
+ *
  * One Twrite in flight keeps the bytes in order. A writer waits only for
  * room (at most `window` bytes queued and in flight), and waits before its
  * bytes are taken, so an interrupted write has consumed nothing. A failure
@@ -13,6 +19,9 @@
  */
 import { park } from '../ns/park.js';
 
+const LINGER_MS = 4;
+const BATCH = 256 * 1024;
+
 export class WriteBehind {
   private queued: Buffer[] = [];
   private queuedBytes = 0;
@@ -20,6 +29,8 @@ export class WriteBehind {
   private sending = false;
   private failure?: unknown;
   private readonly waiters = new Set<() => void>();
+  private lastSent = Number.NEGATIVE_INFINITY;
+  private linger?: NodeJS.Timeout;
 
   constructor(
     private readonly send: (data: Buffer) => Promise<void>,
@@ -42,6 +53,7 @@ export class WriteBehind {
 
   /** Resolves once every byte written has been taken; rejects with the first failure. */
   async drain(): Promise<void> {
+    this.pump(true);
     while (this.pending() > 0 && this.failure === undefined) await park(this.waiters, (wake) => wake);
     this.check();
   }
@@ -54,8 +66,17 @@ export class WriteBehind {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  private pump(): void {
+  private pump(now = false): void {
     if (this.sending || this.queuedBytes === 0 || this.failure !== undefined) return;
+    if (!now && this.queuedBytes < Math.min(BATCH, this.unit) && performance.now() - this.lastSent < LINGER_MS) {
+      this.linger ??= setTimeout(() => {
+        this.linger = undefined;
+        this.pump(true);
+      }, LINGER_MS);
+      return;
+    }
+    clearTimeout(this.linger);
+    this.linger = undefined;
     const batch = this.take();
     this.sending = true;
     this.inflightBytes = batch.length;
@@ -72,6 +93,7 @@ export class WriteBehind {
 
   private sent(): void {
     this.sending = false;
+    this.lastSent = performance.now();
     this.inflightBytes = 0;
     this.pump();
     for (const w of this.waiters) w();

@@ -5,6 +5,7 @@
  * which it reaches its session, its parent and the root session: in the
  * node's mount, or, on a node with no mount, in its 9P tree at TASKFS_NODE.
  */
+import { encodeEnv, type EnvBlock } from '../exec/env-block.js';
 import { parseEnv } from './settings.js';
 
 /** Where a leaf stands in its subjob (the root's child it descends from). */
@@ -35,8 +36,20 @@ export interface LeafEnvSource {
   };
 }
 
-export function leafEnv(s: LeafEnvSource): Record<string, string> {
-  const env: Record<string, string> = { ...s.node.baseEnv, ...parseEnv(s.node.envText), ...parseEnv(s.envText) };
+/** A leaf's own variables (where it stands), and the rest, shared with its siblings and encoded once. */
+export interface LeafEnv {
+  own: Record<string, string>;
+  shared: EnvBlock;
+}
+
+export function leafEnv(s: LeafEnvSource): LeafEnv {
+  const own = placeEnv(s);
+  return { own, shared: sharedEnv(s, own) };
+}
+
+/** The variables that say where this leaf stands: they win over any of the same name. */
+function placeEnv(s: LeafEnvSource): Record<string, string> {
+  const env: Record<string, string> = {};
   env.TASKFS_RANK = String(s.rank);
   env.TASKFS_SIZE = String(s.size);
   const place = s.subjob ?? { subjob: 0, rank: 0, size: 1 };
@@ -52,4 +65,26 @@ export function leafEnv(s: LeafEnvSource): Record<string, string> {
   env.TASKFS_PARENT =
     s.parentId !== undefined ? `${base}/${s.parentId}` : s.heldFromAbove ? `${base}/up/${s.id}/parent` : base || '/';
   return env;
+}
+
+/**
+ * The daemon's, node's and session's variables, less the leaf's own: the
+ * same for every leaf of a launch, so encoded once (a few per node kept).
+ */
+const sharedBlocks = new WeakMap<object, Map<string, EnvBlock>>();
+const KEPT_BLOCKS = 16;
+
+function sharedEnv(s: LeafEnvSource, own: Record<string, string>): EnvBlock {
+  const key = `${Object.keys(own).join(',')}\0${s.node.envText}\0${s.envText}`;
+  let blocks = sharedBlocks.get(s.node);
+  if (!blocks) sharedBlocks.set(s.node, (blocks = new Map()));
+  let block = blocks.get(key);
+  if (!block) {
+    const env: Record<string, string> = { ...s.node.baseEnv, ...parseEnv(s.node.envText), ...parseEnv(s.envText) };
+    for (const k of Object.keys(own)) delete env[k];
+    block = encodeEnv(env);
+    if (blocks.size >= KEPT_BLOCKS) blocks.delete(blocks.keys().next().value!);
+    blocks.set(key, block);
+  }
+  return block;
 }

@@ -39,7 +39,7 @@ export class Run {
 
   /** Start the process; on failure the run is `Fail`, its wait line says why, and the error is thrown. */
   async start(): Promise<void> {
-    const { argv, cwd, makeCwd, env, nice, spawner } = this.spec;
+    const { argv, cwd, makeCwd, env, sharedEnv, nice, spawner } = this.spec;
     try {
       await this.spec.prepare?.();
       this.process = await LeafProcess.start({
@@ -47,6 +47,7 @@ export class Run {
         cwd,
         makeCwd,
         env,
+        sharedEnv,
         nice,
         spawner,
         stdout: this.stdout,

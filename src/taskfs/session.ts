@@ -13,6 +13,7 @@ import { signalNumber } from '../exec/signals.js';
 import { serveUplink, UplinkEnd } from '../nodes/uplink.js';
 import { Barrier } from './barrier.js';
 import { leafCount, readChildFile, type BoundSession, type StagingHost } from '../nodes/bound-session.js';
+import type { EnvBlock } from '../exec/env-block.js';
 import { leafEnv, type SubjobPlace } from './leaf-env.js';
 import { Mailbox } from './mbox.js';
 import { quote, tokenize } from '../ns/quote.js';
@@ -310,7 +311,7 @@ export class Session {
       cwd,
       makeCwd: !this.dir,
       prepare: () => this.prepareDir(cwd),
-      env: this.processEnv(),
+      ...this.processEnv(),
       nice: this.nice,
       spawner: this.node.spawner,
       spoolDir: this.node.spoolDir,
@@ -566,9 +567,9 @@ export class Session {
     return this.dir ?? this.leafDir();
   }
 
-  private processEnv(): Record<string, string> {
+  private processEnv(): { env: Record<string, string>; sharedEnv: EnvBlock } {
     const top = this.topSession();
-    return leafEnv({
+    const { own, shared } = leafEnv({
       id: this.id,
       rank: this.rank,
       size: this.size,
@@ -579,6 +580,7 @@ export class Session {
       top: { id: top.id, heldFromAbove: top.uplink?.connected ?? false },
       node: this.node,
     });
+    return { env: own, sharedEnv: shared };
   }
 
   async status(): Promise<string> {

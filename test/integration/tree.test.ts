@@ -172,6 +172,25 @@ cat 1/stdout`,
     expect(out).toBe('ONE\nTWO\n');
   });
 
+  it('stdin fanned out to 4 leaves on 2 children in 4 KiB writes: each leaf gets it whole and in order, a slow one too', async () => {
+    const a = await startServe(['--slots', '2']);
+    const b = await startServe(['--slots', '2']);
+    const root = await startMount(['--remote', a.addr, '--remote', b.addr]);
+    // head -c writes 4 KiB at a time: writes that linger and go gathered (README "Performance").
+    const out = await run(
+      `f=$(mktemp) && head -c 6000000 /dev/urandom > $f && want=$(sha256sum < $f) &&
+cd $(cat clone) && echo res 4 > ctl && cat > ctl <<'EOF'
+exec sh -c 'if [ $TASKFS_RANK = 1 ]; then sleep 1; fi; sha256sum'
+EOF
+head -c 6000000 $f > stdin && echo eof > ctl && cat wait > /dev/null && rm $f &&
+for r in 0 1 2 3; do printf '%s ' $r; cat ranks/$r/stdout; done; echo "want $want"`,
+      { cwd: root.mnt },
+    );
+    const got = lines(out);
+    const want = got.pop()!.replace(/^want /, '');
+    expect(got).toEqual([`0 ${want}`, `1 ${want}`, `2 ${want}`, `3 ${want}`]);
+  });
+
   it('a frozen child node (SIGSTOP) is found out by keepalive and its leaves turn Lost', async () => {
     const frozen = await startServe(['--slots', '1']);
     const fine = await startServe(['--slots', '1']);

@@ -463,17 +463,17 @@ describe('LeafProcess', () => {
     expect(tail.every((b) => b === 0)).toBe(true);
   }, 60_000);
 
-  it('spawn latency through the fork server', async () => {
+  // How fast is for scripts/bench; here only that starts in a row all work (the time is printed, not judged).
+  it('forty starts in a row through the fork server each run and exit 0', async () => {
     const n = 40;
     const t = performance.now();
     for (let i = 0; i < n; i++) {
       const { p } = await run(['true']);
-      await p.exited;
+      expect((await p.exited).status).toBe('');
     }
     const per = (performance.now() - t) / n;
     console.log(`start+exit of 'true' through taskfs-spawnd: ${per.toFixed(2)} ms per process`);
-    expect(per).toBeLessThan(200);
-  });
+  }, 60_000);
 });
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 /** Writes to a remote stream that return before the round trip (src/ninep/write-behind.ts). */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WriteBehind } from '../../../src/ninep/write-behind.js';
 
 describe('WriteBehind', () => {
@@ -68,5 +68,52 @@ describe('WriteBehind', () => {
     await wb.write(Buffer.from('x'));
     await expect(wb.drain()).rejects.toThrow('child gone');
     await expect(wb.write(Buffer.from('y'))).rejects.toThrow('child gone');
+  });
+
+  it('a lone write goes at once; small writes streaming in just after an answer wait to go together; drain sends at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const sent: string[] = [];
+      const wb = new WriteBehind(
+        async (d) => {
+          sent.push(d.toString());
+        },
+        1 << 20,
+        4 << 20,
+      );
+      const settle = () => new Promise((r) => setImmediate(r));
+      await wb.write(Buffer.from('first'));
+      await settle();
+      expect(sent).toEqual(['first']); // nothing before it: no wait
+      for (let i = 0; i < 10; i++) await wb.write(Buffer.from(String(i)));
+      await settle();
+      expect(sent).toEqual(['first']); // right after an answer: lingering for more
+      vi.advanceTimersByTime(10);
+      await settle();
+      expect(sent).toEqual(['first', '0123456789']);
+      vi.advanceTimersByTime(1000);
+      await wb.write(Buffer.from('a'));
+      await wb.write(Buffer.from('b'));
+      await wb.drain(); // does not wait out the linger
+      expect(sent).toEqual(['first', '0123456789', 'a', 'b']);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a batch worth of bytes goes without lingering', async () => {
+    const sent: Buffer[] = [];
+    const wb = new WriteBehind(
+      async (d) => {
+        sent.push(d);
+      },
+      1 << 20,
+      4 << 20,
+    );
+    await wb.write(Buffer.from('first'));
+    await new Promise((r) => setImmediate(r));
+    await wb.write(Buffer.alloc(512 * 1024));
+    await new Promise((r) => setImmediate(r));
+    expect(sent.map((b) => b.length)).toEqual([5, 512 * 1024]);
   });
 });

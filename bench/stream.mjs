@@ -13,7 +13,10 @@ const secs = (out) => {
   return Number(t1 - t0) / 1e9;
 };
 
-/** A chain: a `serve --slots 1` leaf node, `levels - 1` serve nodes above it, a root mount on top. */
+/**
+ * A chain: a `serve --slots 1` leaf node, `levels - 1` serve nodes above it
+ * (no slots of their own), a root mount on top.
+ */
 async function startChain(b, levels, slots = 1) {
   const daemons = [];
   let below = await b.startTaskfs(`stream${levels}-leaf`, 'serve', [
@@ -27,6 +30,8 @@ async function startChain(b, levels, slots = 1) {
     below = await b.startTaskfs(`stream${levels}-mid${i}`, 'serve', [
       '--listen',
       'tcp!127.0.0.1!0',
+      '--slots',
+      '0',
       '--remote',
       below.match[1],
     ]);
@@ -41,14 +46,22 @@ async function startChain(b, levels, slots = 1) {
 async function outputCase(b, levels, size) {
   const daemons = await startChain(b, levels);
   const [root] = daemons;
+  // A share of one is run by the child it goes to (README "How shares are
+  // decided"): for a leaf two levels down, reserve in the middle node's own
+  // tree, seen at the root as nodes/NAME/.
+  const into = levels > 1 ? 'cd nodes/*/; ' : '';
   const script = (verify) =>
-    `set -e; n=$(cat clone); echo res 1 > $n/ctl; t0=$(${stamp}); echo exec head -c ${size} /dev/zero > $n/ctl; ` +
-    (verify ? 'b=$(cat $n/stdout | wc -c); ' : 'cat $n/stdout > /dev/null; ') +
-    `t1=$(${stamp}); cat $n/wait > /dev/null; echo wipe > $n/ctl; echo $t0 $t1 \${b:-}`;
+    `set -e; ${into}n=$(cat clone); echo res 1 > $n/ctl; t0=$(${stamp}); echo exec head -c ${size} /dev/zero > $n/ctl; ` +
+    // Where the leaf ran: its directory in `status` is under the bottom node's workdir.
+    (verify
+      ? `b=$(cat $n/stdout | wc -c); w=$(grep -c stream${levels}-leaf $n/status || true); `
+      : 'cat $n/stdout > /dev/null; ') +
+    `t1=$(${stamp}); cat $n/wait > /dev/null; echo wipe > $n/ctl; echo $t0 $t1 \${b:-} \${w:-}`;
   const pipe = `set -e; t0=$(${stamp}); head -c ${size} /dev/zero | cat > /dev/null; t1=$(${stamp}); echo $t0 $t1`;
   try {
-    const got = Number((await b.timeSh(script(true), { cwd: root.mountpoint })).out.trim().split(/\s+/)[2]);
-    if (got !== size) throw new Error(`stream from ${levels} level(s) down: ${got} bytes, expected ${size}`);
+    const [, , got, onLeaf] = (await b.timeSh(script(true), { cwd: root.mountpoint })).out.trim().split(/\s+/);
+    if (Number(got) !== size) throw new Error(`stream from ${levels} level(s) down: ${got} bytes, expected ${size}`);
+    if (onLeaf !== '1') throw new Error(`stream from ${levels} level(s) down: the leaf did not run on the bottom node`);
     const t = { taskfs: [], pipe: [] };
     for (let r = 0; r < b.cfg.tpReps; r++) {
       await b.quiet();
@@ -144,7 +157,7 @@ export function streamTable(stream, f) {
   if (!stream) return [];
   const L = ['## Streams across machines', ''];
   L.push(
-    'A leaf on a child node (`serve --slots 1`, root `mount --remote`), or on a grandchild (one more `serve` between), runs `head -c SIZE /dev/zero` while `cat stdout > /dev/null` reads it at the root mount, timed from the `exec` write to the end of `cat`; against `head -c SIZE /dev/zero | cat > /dev/null`. MB = 10^6 bytes.',
+    'A leaf on a child node (`serve --slots 1`, root `mount --remote`), or on a grandchild (one more `serve --slots 0` between, the session made in its tree), runs `head -c SIZE /dev/zero` while `cat stdout > /dev/null` reads it at the root mount, timed from the `exec` write to the end of `cat`; against `head -c SIZE /dev/zero | cat > /dev/null`. MB = 10^6 bytes.',
     '',
     '| from | bytes | taskfs MB/s | pipe MB/s | taskfs/pipe |',
     '|---|---:|---:|---:|---:|',

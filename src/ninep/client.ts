@@ -17,7 +17,8 @@ import { DEFAULT_MSIZE, MAXWELEM, MIN_MSIZE, NOFID, VERSION_9P2000 } from './con
 import type { Msg, TMessage, Untagged } from './messages.js';
 import type { ReplyName } from './mux.js';
 import { FidPool } from './fidpool.js';
-import { Mux } from './mux.js';
+import { Mux, replyFramer } from './mux.js';
+import { type Framer, socketOnread } from './framer.js';
 import type { Remote } from './remote.js';
 import { RemoteNode } from './remote.js';
 import { AheadBudget } from './readahead.js';
@@ -49,7 +50,9 @@ export interface ConnectOptions {
 
 /** Dials a TCP or unix address (address.ts) and speaks 9P over the socket. */
 export async function connect(addr: string, opts: ConnectOptions = {}): Promise<NinepClient> {
-  return connectStream(await dial(parseAddress(addr), addr, opts.timeoutMs), addr, opts);
+  // The socket reads straight into the framer: no chunk per read, no copy into frames.
+  const framer = replyFramer(wantedMsize(opts));
+  return connectStream(await dial(parseAddress(addr), addr, framer, opts.timeoutMs), addr, opts, framer);
 }
 
 /**
@@ -57,10 +60,16 @@ export async function connect(addr: string, opts: ConnectOptions = {}): Promise<
  * ssh channel's stdio, a connection a worker dialed in on). `label` names
  * the other end in errors. The stream is destroyed if the handshake fails.
  */
-export async function connectStream(socket: Duplex, label: string, opts: ConnectOptions = {}): Promise<NinepClient> {
+export async function connectStream(
+  socket: Duplex,
+  label: string,
+  opts: ConnectOptions = {},
+  /** The framer `socket` reads into (socketOnread), if it was made so. */
+  framer?: Framer,
+): Promise<NinepClient> {
   const addr = label;
-  const wanted = Math.max(MIN_MSIZE, opts.msize ?? DEFAULT_MSIZE);
-  const mux = new Mux(socket, { msize: wanted, log, timeoutMs: opts.timeoutMs });
+  const wanted = wantedMsize(opts);
+  const mux = new Mux(socket, { msize: wanted, log, timeoutMs: opts.timeoutMs, framer });
   try {
     const rv = await mux.version(wanted, VERSION_9P2000);
     if (rv.version !== VERSION_9P2000) {
@@ -198,9 +207,16 @@ async function attach(mux: Mux, fids: FidPool, req: AttachRequest): Promise<void
   }
 }
 
-async function dial(where: Address, addr: string, timeoutMs?: number): Promise<Socket> {
+function wantedMsize(opts: ConnectOptions): number {
+  return Math.max(MIN_MSIZE, opts.msize ?? DEFAULT_MSIZE);
+}
+
+async function dial(where: Address, addr: string, framer: Framer, timeoutMs?: number): Promise<Socket> {
+  const onread = socketOnread(framer);
   const socket =
-    where.kind === 'unix' ? netConnect(where.path) : netConnect({ host: where.host, port: where.port, noDelay: true });
+    where.kind === 'unix'
+      ? netConnect({ path: where.path, onread })
+      : netConnect({ host: where.host, port: where.port, noDelay: true, onread });
   const timer =
     timeoutMs !== undefined && timeoutMs > 0
       ? setTimeout(() => socket.destroy(new FsError('ETIMEDOUT', `no connection within ${timeoutMs} ms`)), timeoutMs)

@@ -170,8 +170,16 @@ async function read(s: ConnState, msg: Msg<'Tread'>, signal: AbortSignal): Promi
   const n = s.reading >= FULL_SIZE_READS ? Math.min(count, CLASSIC_IOUNIT) : count;
   s.reading++;
   try {
+    if (file.readFrame !== undefined) {
+      // A child's reply passed on: its frame goes out again with this tag.
+      const { data, frame } = await file.readFrame(ioOffset(msg.offset), n, signal);
+      if (frame !== undefined && data.length <= n && data.byteOffset === frame.byteOffset + RREAD_HEADER) {
+        return framedRread(frame, data.length);
+      }
+      return { type: 'Rread', data: data.length > n ? data.subarray(0, n) : data };
+    }
     if (file.readInto !== undefined && n >= IN_PLACE_MIN) {
-      const frame = takeFrame(n);
+      const frame = takeFrame(RREAD_HEADER + n);
       try {
         return framedRread(
           frame,

@@ -23,6 +23,7 @@ import { errorFromString } from './errstr.js';
 import type { Logger } from './fid.js';
 import { Framer } from './framer.js';
 import type { Message, Msg, RMessage, RName, TMessage, TName, Untagged } from './messages.js';
+import { type FramedRread, isPooled, takeFrame } from './rread-frame.js';
 
 /** The reply type of a request type: Tread → Rread. */
 export type ReplyName<N extends TName> = N extends `T${infer X}` ? Extract<RName, `R${X}`> : never;
@@ -31,6 +32,17 @@ export interface MuxOptions {
   msize: number;
   log: Logger;
   timeoutMs?: number;
+  /** The framer the socket reads into (made with replyFramer, fed by socketOnread); else one fed by 'data'. */
+  framer?: Framer;
+}
+
+/**
+ * A framer for replies: large ones (Rread) go into pooled frames of the
+ * connection's msize, which reach the reader as FramedRread (rread-frame.ts).
+ */
+export function replyFramer(msize: number): Framer {
+  const framer: Framer = new Framer(msize, (size) => takeFrame(size, framer.maxSize));
+  return framer;
 }
 
 interface Call {
@@ -69,8 +81,9 @@ export class Mux {
     private readonly opts: MuxOptions,
   ) {
     this.msize = opts.msize;
-    this.framer = new Framer(opts.msize);
+    this.framer = opts.framer ?? replyFramer(opts.msize);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.framer.arrived = () => this.pump();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(err));
     socket.on('end', () => this.fail(new Error('server closed the connection')));
@@ -175,11 +188,20 @@ export class Mux {
   }
 
   private onData(chunk: Buffer): void {
+    this.framer.append(chunk);
+    this.pump();
+  }
+
+  /** Handles the replies the framer has whole. */
+  private pump(): void {
     this.lastHeard = Date.now();
     try {
-      for (const frame of this.framer.push(chunk)) {
-        this.onReply(unpack(frame, this.framer.maxSize));
-        if (this.failure !== undefined) return;
+      for (let frame = this.framer.next(); frame !== undefined && this.failure === undefined; ) {
+        const msg = unpack(frame, this.framer.maxSize);
+        // Its own pooled frame: the reader may recycle it, or send it on (FramedRread).
+        if (msg.type === 'Rread' && isPooled(frame)) (msg as unknown as FramedRread).frame = frame;
+        this.onReply(msg);
+        frame = this.failure === undefined ? this.framer.next() : undefined;
       }
     } catch (err) {
       this.fail(new Error(`malformed reply: ${(err as Error).message}`));

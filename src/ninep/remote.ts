@@ -9,7 +9,8 @@ import { unpackStats } from './codec.js';
 import { IOHDRSZ, OREAD, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Msg, TMessage, Untagged } from './messages.js';
 import type { ReplyName } from './mux.js';
-import { type AheadBudget, ReadAhead } from './readahead.js';
+import { type AheadBudget, type Answer, ReadAhead } from './readahead.js';
+import type { FramedRread } from './rread-frame.js';
 import { dontTouchStat, fromWireStat } from './stat.js';
 import { WriteBehind } from './write-behind.js';
 
@@ -242,9 +243,21 @@ export class RemoteFile implements OpenFile {
     return this.ahead.read(offset, Math.min(count, this.iounit), signal);
   }
 
-  private async fetch(offset: number, count: number, signal?: AbortSignal): Promise<Buffer> {
+  /** Copied out of the reply, whose frame is then reused. */
+  async readInto(target: Buffer, offset: number, signal?: AbortSignal): Promise<number> {
+    this.checkOpen();
+    return this.ahead.readInto(target.subarray(0, this.iounit), offset, signal);
+  }
+
+  /** The reply's own frame, when it came whole in one: a relaying node sends it on (rread-frame.ts). */
+  async readFrame(offset: number, count: number, signal?: AbortSignal): Promise<Answer> {
+    this.checkOpen();
+    return this.ahead.readFrame(offset, Math.min(count, this.iounit), signal);
+  }
+
+  private async fetch(offset: number, count: number, signal?: AbortSignal): Promise<Answer> {
     const r = await this.remote.rpc({ type: 'Tread', fid: this.fid, offset: BigInt(offset), count }, signal);
-    return r.data;
+    return { data: r.data, frame: (r as Partial<FramedRread>).frame };
   }
 
   /** Larger writes go out as several Twrites of at most iounit bytes. */

@@ -3,7 +3,10 @@
  * room for the 9P header, which is written in front when the reply goes out,
  * so bulk output is neither copied by pack nor put in a fresh buffer per
  * message. Frames are reused once the socket has taken them: a fresh 1 MiB
- * buffer per message costs page faults (the heap trims and regrows).
+ * buffer per message costs page faults (the heap trims and regrows). A
+ * client reads large replies into frames from here too (framer.ts), and an
+ * Rread that arrived in one has the same shape as the Rread it answers: a
+ * node relaying a child's output sends that frame on with a new tag.
  */
 import type { RMessage, Untagged } from './messages.js';
 
@@ -13,19 +16,39 @@ const RREAD_TYPE = 117;
 /** Frames kept per size: about as many as a connection's reads ahead in flight. */
 const KEEP = 8;
 
+/** Whole allocations by their size. */
 const pools = new Map<number, Buffer[]>();
+/** Memory this module made: nothing else is ever put in a pool. */
+const ours = new WeakSet<ArrayBufferLike>();
 
-/** A frame for `count` bytes of data, maybe reused. */
-export function takeFrame(count: number): Buffer {
-  return pools.get(count)?.pop() ?? Buffer.allocUnsafeSlow(RREAD_HEADER + count);
+/**
+ * A buffer of `size` bytes at the start of an allocation of `capacity`
+ * (frames of any size up to a connection's msize share one pool), maybe reused.
+ */
+export function takeFrame(size: number, capacity = size): Buffer {
+  let whole = pools.get(capacity)?.pop();
+  if (whole === undefined) {
+    whole = Buffer.allocUnsafeSlow(capacity);
+    ours.add(whole.buffer);
+  }
+  return size === capacity ? whole : whole.subarray(0, size);
 }
 
-/** Back to the pool, once nothing refers to it any more. */
+/** Whether `frame` came from takeFrame (and may be given back). */
+export function isPooled(frame: Buffer): boolean {
+  return frame.byteOffset === 0 && ours.has(frame.buffer);
+}
+
+/**
+ * Back to the pool, once nothing refers to it any more. Memory not from
+ * takeFrame, or already given back, is left alone.
+ */
 export function giveFrame(frame: Buffer): void {
-  const count = frame.length - RREAD_HEADER;
-  let pool = pools.get(count);
-  if (!pool) pools.set(count, (pool = []));
-  if (pool.length < KEEP) pool.push(frame);
+  if (!isPooled(frame)) return;
+  const memory = frame.buffer;
+  let pool = pools.get(memory.byteLength);
+  if (!pool) pools.set(memory.byteLength, (pool = []));
+  if (pool.length < KEEP && !pool.some((b) => b.buffer === memory)) pool.push(Buffer.from(memory));
 }
 
 export type FramedRread = Untagged<Extract<RMessage, { type: 'Rread' }>> & { frame: Buffer };

@@ -184,15 +184,28 @@ function lostLines(count: number, reason: string): string {
 
 /** Output: a lost node's stream just ends (what it said so far was delivered). */
 function endsWhenLost(f: OpenFile, source: LostSource): OpenFile {
+  // A stream's reads mostly come with one signal (FUSE shares one per second): combined once, not per read.
+  let given: AbortSignal | undefined;
+  let combined = source.lostSignal;
+  const signal = (s?: AbortSignal): AbortSignal => {
+    if (s !== given) {
+      given = s;
+      combined = anySignal(s, source.lostSignal);
+    }
+    return combined;
+  };
+  const ended = async <T>(reading: (signal: AbortSignal) => Promise<T>, end: T, s?: AbortSignal): Promise<T> => {
+    try {
+      return await reading(signal(s));
+    } catch (err) {
+      if (goneReason(source, err)) return end;
+      throw err;
+    }
+  };
   return {
-    read: async (o, n, s) => {
-      try {
-        return await f.read(o, n, anySignal(s, source.lostSignal));
-      } catch (err) {
-        if (goneReason(source, err)) return Buffer.alloc(0);
-        throw err;
-      }
-    },
+    read: (o, n, s) => ended((sig) => f.read(o, n, sig), Buffer.alloc(0), s),
+    readInto: f.readInto && ((t, o, s) => ended((sig) => f.readInto!(t, o, sig), 0, s)),
+    readFrame: f.readFrame && ((o, n, s) => ended((sig) => f.readFrame!(o, n, sig), { data: Buffer.alloc(0) }, s)),
     write: (d, o, s) => f.write(d, o, s),
     close: () => f.close().catch(() => undefined),
   };

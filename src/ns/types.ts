@@ -101,6 +101,12 @@ export interface OpenFile {
    * read and a copy.
    */
   readInto?(target: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
+  /**
+   * As read, for a 9P server passing the file on: data that arrived whole in
+   * a 9P reply frame of its own comes with that frame, which becomes the
+   * caller's (ninep/rread-frame.ts). Optional.
+   */
+  readFrame?(offset: number, count: number, signal?: AbortSignal): Promise<{ data: Buffer; frame?: Buffer }>;
   /** Accepts all of `data` or throws; returns the count written. */
   write(data: Buffer, offset: number, signal?: AbortSignal): Promise<number>;
   /** Opened with writeBehind: resolves once every write has been taken, or rejects with the first failure. */

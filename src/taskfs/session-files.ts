@@ -80,6 +80,7 @@ const specs: Record<SessionFileName, FileSpec> = {
       return {
         read: (o, n, sig) => (out ? out.read(o, n, sig) : Promise.reject(new FsError('EBADF', 'not open for reading'))),
         readInto: out?.readInto && ((t, o, sig) => out.readInto!(t, o, sig)),
+        readFrame: out?.readFrame && ((o, n, sig) => out.readFrame!(o, n, sig)),
         write: (d, o, sig) =>
           inp ? inp.write(d, o, sig) : Promise.reject(new FsError('EBADF', 'not open for writing')),
         close: async () => {
@@ -200,6 +201,7 @@ async function counted(session: Session, file: FileEntry, mode: OpenMode): Promi
   return {
     read: (o, n, sig) => handle.read(o, n, sig),
     readInto: handle.readInto && ((t, o, sig) => handle.readInto!(t, o, sig)),
+    readFrame: handle.readFrame && ((o, n, sig) => handle.readFrame!(o, n, sig)),
     write: (d, o, sig) => handle.write(d, o, sig),
     close: async () => {
       if (closed) return;

@@ -223,6 +223,26 @@ for r in 0 1 2 3; do printf '%s ' $r; cat ranks/$r/stdout; done; echo "want $wan
     expect(out.trim()).toBe(String(2 * each));
     expect(await peakRss(root.proc.pid!)).toBeLessThan(200 * 1024 * 1024);
   }, 180_000);
+
+  it('a leaf two levels down streams byte for byte through the middle node, read in any size', async () => {
+    // The middle node passes the bottom node's reply frames on, and the root recycles them (README "Performance").
+    const bottom = await startServe(['--slots', '1']);
+    const middle = await startServe(['--slots', '0', '--remote', bottom.addr]);
+    const root = await startMount(['--remote', middle.addr]);
+    const want = (await run('seq 1 3000000 | md5sum')).split(' ')[0];
+    const out = await run(
+      `cd nodes/${name(middle.addr)} && n=$(cat clone) && echo res 1 > $n/ctl && echo exec seq 1 3000000 > $n/ctl &&
+       cat $n/stdout | md5sum && dd if=$n/stdout bs=100000 2>/dev/null | md5sum && dd if=$n/stdout bs=777 2>/dev/null | md5sum &&
+       cat $n/status`,
+      { cwd: root.mnt, timeout: 120_000 },
+    );
+    const [a, b, c] = lines(out)
+      .slice(0, 3)
+      .map((l) => l.split(' ')[0]);
+    expect([a, b, c]).toEqual([want, want, want]);
+    // The leaf ran on the bottom node, under its workdir.
+    expect(out).toContain(`${bottom.dir}/work/`);
+  }, 180_000);
 });
 
 function name(addr: string): string {

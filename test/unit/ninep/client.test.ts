@@ -308,12 +308,13 @@ describe('keepalive (timeoutMs)', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
-  it('keeps a healthy connection with a long blocked read alive (pings are answered)', { timeout: 5000 }, async () => {
+  it('keeps a healthy connection with a long blocked read alive (pings are answered)', { timeout: 10_000 }, async () => {
     const l = await serve('tcp!127.0.0.1!0');
-    const c = await dial(l.address, { timeoutMs: 100 });
+    // Several timeouts long; client and server share this event loop, so the timeout leaves room for its stalls.
+    const c = await dial(l.address, { timeoutMs: 400 });
     const f = await (await walkPath(c.root, 'block')).open!({ read: true, write: true });
     const read = f.read(0, 10);
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 2000));
     await f.write(Buffer.from('still here'), 0);
     expect((await read).toString()).toBe('still here');
     await f.close();

@@ -1,6 +1,7 @@
 /** The read-ahead chain of a remote file (src/ninep/readahead.ts): what the server sees, and what the reader gets. */
 import { describe, expect, it } from 'vitest';
 import { AheadBudget, ReadAhead } from '../../../src/ninep/readahead.js';
+import { RREAD_HEADER, isPooled, takeFrame } from '../../../src/ninep/rread-frame.js';
 
 /** A file of `size` bytes (byte i is i % 251) that logs every request it gets. */
 function file(size: number) {
@@ -9,9 +10,26 @@ function file(size: number) {
     reqs.push([offset, count]);
     await new Promise((r) => setImmediate(r));
     const n = Math.max(0, Math.min(count, size - offset));
-    return Buffer.from(Array.from({ length: n }, (_, i) => (offset + i) % 251));
+    return { data: Buffer.from(Array.from({ length: n }, (_, i) => (offset + i) % 251)) };
   };
   return { reqs, fetch };
+}
+
+/**
+ * The same file, each answer in a pooled frame as a client reads it
+ * (data after the Rread header); `frames` are the memory handed out.
+ */
+function framedFile(size: number, capacity: number) {
+  const frames: ArrayBufferLike[] = [];
+  const fetch = async (offset: number, count: number) => {
+    await new Promise((r) => setImmediate(r));
+    const n = Math.max(0, Math.min(count, size - offset));
+    const frame = takeFrame(RREAD_HEADER + n, capacity);
+    frames.push(frame.buffer);
+    for (let i = 0; i < n; i++) frame[RREAD_HEADER + i] = (offset + i) % 251;
+    return { data: frame.subarray(RREAD_HEADER, RREAD_HEADER + n), frame };
+  };
+  return { frames, fetch };
 }
 
 async function readAll(ra: ReadAhead, chunk: number): Promise<Buffer> {
@@ -55,7 +73,7 @@ describe('ReadAhead', () => {
     const ra = new ReadAhead(
       async (offset, count) => {
         reqs.push([offset, count]);
-        return Buffer.alloc(Math.max(0, Math.min(count, available - offset)));
+        return { data: Buffer.alloc(Math.max(0, Math.min(count, available - offset))) };
       },
       1000,
       new AheadBudget(4),
@@ -88,5 +106,62 @@ describe('ReadAhead', () => {
     await expect(ra.read(200, 100, ctl.signal)).rejects.toMatchObject({ code: 'EINTR' });
     const b = await ra.read(200, 100);
     expect(b[0]).toBe(200 % 251);
+  });
+
+  it('readInto copies, and gives each frame back once it is used up', async () => {
+    const size = 20_000;
+    const f = framedFile(size, RREAD_HEADER + 1000 + 1);
+    const ra = new ReadAhead(f.fetch, 1000, new AheadBudget(4));
+    const got = Buffer.alloc(size);
+    for (let off = 0; ; ) {
+      const n = await ra.readInto(got.subarray(off, off + 300), off);
+      if (n === 0) break;
+      off += n;
+    }
+    expect(got.every((v, i) => v === i % 251)).toBe(true);
+    // Recycled: far fewer allocations than answers.
+    expect(new Set(f.frames).size).toBeLessThan(f.frames.length / 3);
+  });
+
+  it('never recycles a frame a slice handed out by read() still points into', async () => {
+    const f = framedFile(20_000, RREAD_HEADER + 1000 + 2);
+    const ra = new ReadAhead(f.fetch, 1000, new AheadBudget(4));
+    const slices: Buffer[] = [];
+    for (let off = 0; ; ) {
+      const b = await ra.read(off, 300);
+      if (b.length === 0) break;
+      slices.push(b);
+      off += b.length;
+    }
+    expect(new Set(f.frames).size).toBe(f.frames.length);
+    expect(Buffer.concat(slices).every((v, i) => v === i % 251)).toBe(true);
+  });
+
+  it('readFrame hands over whole answers with their frames, and slices without', async () => {
+    const f = framedFile(5_500, RREAD_HEADER + 1000 + 3);
+    const ra = new ReadAhead(f.fetch, 1000, new AheadBudget(4));
+    let off = 0;
+    for (;;) {
+      const a = await ra.readFrame(off, 1000);
+      if (a.data.length === 0) break;
+      if (a.frame !== undefined) {
+        expect(isPooled(a.frame)).toBe(true);
+        expect(a.data.byteOffset).toBe(a.frame.byteOffset + RREAD_HEADER);
+      }
+      expect(a.data[0]).toBe(off % 251);
+      off += a.data.length;
+    }
+    expect(off).toBe(5_500);
+    // Asked for less than an answer holds: a slice, and that frame is no longer anyone's to recycle.
+    const g = framedFile(5_000, RREAD_HEADER + 1000 + 4);
+    const rb = new ReadAhead(g.fetch, 1000, new AheadBudget(4));
+    await rb.read(0, 1000);
+    await rb.read(1000, 1000);
+    const part = await rb.readFrame(2000, 10);
+    expect(part.frame).toBeUndefined();
+    expect(part.data[0]).toBe(2000 % 251);
+    const rest = await rb.readFrame(2010, 1000);
+    expect(rest.frame).toBeUndefined();
+    expect(rest.data.length).toBe(990);
   });
 });

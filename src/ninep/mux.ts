@@ -233,9 +233,9 @@ export class Mux {
 
   private keepalive(timeoutMs: number): void {
     const now = Date.now();
-    // Timers run before the poll phase reads the sockets: after a stall of
-    // this event loop (a loaded machine, a long GC) the answers are waiting
-    // unread, so judge silence at the next check, once they have been read.
+    // A check that comes late: this process (or the whole machine, server
+    // too) stalled. The server gets one more interval to answer what it
+    // could not read meanwhile before it is judged.
     const late = now - this.lastCheck > timeoutMs / 2;
     this.lastCheck = now;
     if (late) return;

@@ -308,7 +308,9 @@ describe('keepalive (timeoutMs)', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
-  it('keeps a healthy connection with a long blocked read alive (pings are answered)', { timeout: 10_000 }, async () => {
+  it('keeps a healthy connection with a long blocked read alive (pings are answered)', {
+    timeout: 10_000,
+  }, async () => {
     const l = await serve('tcp!127.0.0.1!0');
     // Several timeouts long; client and server share this event loop, so the timeout leaves room for its stalls.
     const c = await dial(l.address, { timeoutMs: 400 });

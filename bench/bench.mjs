@@ -7,7 +7,7 @@
  *   node bench/bench.mjs [--quick] [--only launch|tree|throughput|meta|memory|jobs[,...]]
  *                        [--reps N] [--profile] [--out FILE] [--no-quiet] [--taskfs DIR]
  *
- * Every daemon is a real process (node dist/cli/main.js mount|serve, the
+ * Every daemon is a real process (node dist/bin/main.js mount|serve, the
  * baselines' servers) and every client a real child process; this process
  * only spawns, times (process.hrtime around the child) and reads /proc.
  */
@@ -107,7 +107,8 @@ Exits 1 if a target is missed, 2 on error.
 
 const opt = parseArgs(process.argv.slice(2));
 const TASKFS = opt.taskfs;
-const MAIN = join(TASKFS, 'dist/cli/main.js');
+// What bin/taskfs runs: the bundle, or the modules of a tree built before it.
+const MAIN = [join(TASKFS, 'dist/bin/main.js'), join(TASKFS, 'dist/cli/main.js')].find((f) => existsSync(f)) ?? '';
 const full = !opt.quick && opt.only.size === SECTIONS.length && !opt.profile;
 const cfg = opt.quick
   ? { launchNs: [1, 16, 64], launchReps: 3, tpBytes: 256 * MiB, tpReps: 3, metaSecs: 0.3, metaReps: 3, scaleReps: 2 }
@@ -267,7 +268,7 @@ function peakRss(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-// A taskfs daemon: node dist/cli/main.js mount|serve, with profiling flags in --profile mode.
+// A taskfs daemon: node dist/bin/main.js mount|serve, with profiling flags in --profile mode.
 let daemonSeq = 0;
 const profiles = []; // { label, dir, countFile, phases }
 
@@ -968,7 +969,7 @@ function profileReport() {
 
 async function main() {
   const t0 = Date.now();
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run sh scripts/build`);
+  if (!MAIN) throw new Error(`${TASKFS}/dist is missing: run sh scripts/build`);
   for (const tool of ['pdsh', 'taskset', 'gcc', 'pkg-config', 'fusermount', 'gnuplot']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });

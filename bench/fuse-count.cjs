@@ -1,7 +1,7 @@
 /**
  * fuse-count.cjs: count the FUSE ops a daemon serves, and the 9P messages it
  * sends, without touching its source. Preload it (`node --require
- * bench/fuse-count.cjs dist/cli/main.js mount ...`):
+ * bench/fuse-count.cjs dist/bin/main.js mount ...`):
  *
  * - it replaces fuse-native's export with a subclass that wraps every op
  *   handler, counting calls and the time from call to reply, per op and

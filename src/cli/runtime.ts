@@ -9,7 +9,7 @@ import { readKeyFile } from '../ninep/keyfile.js';
 import { setChildKey } from '../nodes/child-node.js';
 import { TaskNode, type NodeOptions } from '../taskfs/node.js';
 import { parseHttpAddress, refuseOpenHttp } from '../web/http-address.js';
-import { WebMonitor } from '../web/monitor.js';
+import type { WebMonitor } from '../web/monitor.js';
 import { joinDoor } from '../jobs/join.js';
 import type { Scheduler } from '../jobs/scheduler.js';
 import { freeWorkdir, startJobs } from './jobs.js';
@@ -64,7 +64,12 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await mountHosts(node, opts.hosts, (line) => process.stderr.write(`taskfs: ${line}\n`));
     if (opts.slurm) await mountSlurm(node, opts.slurm);
     if (opts.listen) listener = await listen(opts.listen, () => node.root, { key, divert: joinDoor(node, key) });
-    if (opts.http) web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
+    if (opts.http) {
+      // The web monitor (node:http and its routes) loads only when asked for:
+      // every ssh child starts a node, and what it loads is its start (README "Performance").
+      const { WebMonitor } = await import('../web/monitor.js');
+      web = await WebMonitor.start({ address: opts.http, key, root: () => node.root });
+    }
   } catch (err) {
     await listener?.close();
     await scheduler?.stop();

@@ -4,7 +4,7 @@
  * address `mount` on the node ctl (and `ns`) takes, with the same
  * --slurm-option and --slurm-taskfs.
  */
-import { SlurmPartition, type SlurmSettings } from '../transport/slurm.js';
+import type { SlurmSettings } from '../transport/slurm.js';
 import type { TaskNode } from '../taskfs/node.js';
 import { version } from './version.js';
 
@@ -18,7 +18,11 @@ export interface SlurmFlags {
 /** slurm!PARTITION */
 const SLURM_ADDRESS = /^slurm!([^!\s]+)$/;
 
-/** Makes `node` take `slurm!PARTITION` addresses: a partition with these options. */
+/**
+ * Makes `node` take `slurm!PARTITION` addresses: a partition with these
+ * options. The Slurm code loads with the first such address: most nodes
+ * never see one, and what a node loads is its start (README "Performance").
+ */
 export function reachBySlurm(node: TaskNode, flags: SlurmFlags): void {
   const settings = (partition: string): SlurmSettings => ({
     partition,
@@ -27,9 +31,11 @@ export function reachBySlurm(node: TaskNode, flags: SlurmFlags): void {
     version,
   });
   const connect = node.connectChild;
-  node.connectChild = (name, addr) => {
+  node.connectChild = async (name, addr) => {
     const m = SLURM_ADDRESS.exec(addr);
-    return m ? SlurmPartition.open(name, settings(m[1]!)) : connect(name, addr);
+    if (!m) return connect(name, addr);
+    const { SlurmPartition } = await import('../transport/slurm.js');
+    return SlurmPartition.open(name, settings(m[1]!));
   };
 }
 

@@ -8,7 +8,6 @@
  * Until `gone` the group may still have members, so signals go to the
  * group only before it: never to a pgid the kernel may have recycled.
  */
-import { performance } from 'node:perf_hooks';
 import { resolve as resolvePath } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import createDebug from 'debug';

@@ -27,7 +27,18 @@
  * Compaction writes the state as the records that make it (job, set, add,
  * end) to `journal.new`, fsyncs it and renames it over `journal`.
  */
-import { closeSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  ftruncateSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FsError } from '../ns/errors.js';
@@ -190,28 +201,36 @@ export class Journal {
 
 /**
  * One live node per journal: the lock file holds the pid of the node using
- * it (made with O_EXCL, so two nodes starting at once cannot both take it).
- * A lock whose process is gone (a crash), or that is this process's own,
- * is taken over; one a live node holds is EBUSY.
+ * it. The pid is written to a file of this process's own first and then
+ * linked into place (link fails if the lock exists), so two nodes starting
+ * at once cannot both take it, and a lock is never seen half made: read
+ * empty, it looked like a dead node's, and a node starting beside it (ssh
+ * children on one host) deleted it. A lock whose process is gone (a
+ * crash), or that is this process's own, is taken over; one a live node
+ * holds is EBUSY.
  */
 export function takeLock(path: string): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const mine = `${path}.${process.pid}`;
+  writeFileSync(mine, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        linkSync(mine, path);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const pid = lockHolder(path);
+      if (pid !== undefined) {
+        throw new FsError(
+          'EBUSY',
+          `jobs journal ${dirname(path)} is in use by the node with pid ${pid}: give this node another --workdir`,
+        );
+      }
+      rmSync(path, { force: true });
     }
-    const pid = lockHolder(path);
-    if (pid !== undefined) {
-      throw new FsError(
-        'EBUSY',
-        `jobs journal ${dirname(path)} is in use by the node with pid ${pid}: give this node another --workdir`,
-      );
-    }
-    rmSync(path, { force: true });
+  } finally {
+    rmSync(mine, { force: true });
   }
   throw new FsError('EBUSY', `jobs journal lock ${path}: cannot take it`);
 }

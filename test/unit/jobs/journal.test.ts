@@ -3,9 +3,10 @@
  * dropped at every byte offset, group commit, compaction, and one live
  * node per journal.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Journal, crc32, decodeRecords, encodeRecord } from '../../../src/jobs/journal.js';
 
@@ -88,5 +89,37 @@ describe('Journal', () => {
     await expect(Journal.open(d, () => undefined)).rejects.toThrow(/in use by the node with pid 1/);
     await writeFile(join(d, 'lock'), '999999999\n');
     await (await Journal.open(d, () => undefined)).close();
+  });
+
+  it('nodes starting at once on one host each get a workdir of their own (ssh children)', async () => {
+    // Real processes, as 16 `serve --stdio` over ssh are: each takes the
+    // first free workdir (dist/cli/jobs.js, built by scripts/build) and
+    // stays alive, holding it, until its stdin closes.
+    const base = join(await dir(), 'w');
+    const jobs = JSON.stringify(join(resolve(import.meta.dirname, '../../..'), 'dist/cli/jobs.js'));
+    const script = `const { freeWorkdir } = await import(${jobs});
+      console.log(freeWorkdir(${JSON.stringify(base)}));
+      process.stdin.resume();`;
+    const nodes = Array.from({ length: 12 }, () =>
+      spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }),
+    );
+    const taken = await Promise.all(
+      nodes.map(
+        (n) =>
+          new Promise<string>((ok, fail) => {
+            let out = '';
+            n.stdout!.on('data', (d: Buffer) => {
+              out += d;
+              if (out.endsWith('\n')) ok(out.trim());
+            });
+            n.once('exit', (code) => fail(new Error(`exited ${code} before taking a workdir`)));
+          }),
+      ),
+    );
+    for (const n of nodes) n.stdin!.end();
+    expect(new Set(taken).size).toBe(nodes.length);
+    for (const [i, d] of taken.entries()) {
+      expect(await readFile(join(d, 'jobs', 'lock'), 'utf8')).toBe(`${nodes[i]!.pid}\n`);
+    }
   });
 });

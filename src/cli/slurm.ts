@@ -6,6 +6,7 @@
  */
 import type { SlurmSettings } from '../transport/slurm.js';
 import type { TaskNode } from '../taskfs/node.js';
+import { version } from './version.js';
 
 export interface SlurmFlags {
   /** --slurm: the partition mounted at start, if any. */
@@ -23,7 +24,12 @@ const SLURM_ADDRESS = /^slurm!([^!\s]+)$/;
  * never see one, and what a node loads is its start (README "Performance").
  */
 export function reachBySlurm(node: TaskNode, flags: SlurmFlags): void {
-  const settings = (partition: string): SlurmSettings => ({ partition, options: flags.options, taskfs: flags.taskfs });
+  const settings = (partition: string): SlurmSettings => ({
+    partition,
+    options: flags.options,
+    taskfs: flags.taskfs,
+    version,
+  });
   const connect = node.connectChild;
   node.connectChild = async (name, addr) => {
     const m = SLURM_ADDRESS.exec(addr);

@@ -1,16 +1,14 @@
 /**
  * A child node (mounted with --remote or `mount`, or joined with `taskfs
  * join`) as a worker: each task is the child's own work, one leaf session
- * through the child's clone, exactly what a user of that node would do:
- * clone, env, exec, read wait, copy stdout and stderr, close. Its capacity
- * is what the child's `status` reports.
+ * through the child's clone (child-task.ts). Its capacity is what the
+ * child's `status` reports. A child whose root runs nothing but that lends
+ * hosts (a Slurm partition) runs its tasks in an allocation held while
+ * they come (held-allocation.ts).
  */
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { FsError, asFsError } from '../ns/errors.js';
-import type { Node, OpenFile } from '../ns/types.js';
 import type { LeafSource } from '../nodes/leaf-source.js';
-import { quote, tokenize } from '../ns/quote.js';
+import { ChildTasks, taskEnd } from './child-task.js';
+import { HeldAllocation } from './held-allocation.js';
 import type { TaskRun, Worker } from './worker.js';
 
 /** Attributes a joined worker announced, by its child node (set by the join door before adoption). */
@@ -24,9 +22,18 @@ export class ChildWorker implements Worker {
   private capacity = 0;
   private busy = 0;
   private readonly timer: NodeJS.Timeout;
+  private readonly held?: HeldAllocation;
+  private readonly tasks?: ChildTasks;
 
   constructor(private readonly child: LeafSource) {
     this.attrs = new Map(joinedAttrs.get(child));
+    if (child.allocate)
+      this.held = new HeldAllocation(
+        child.name,
+        (n) => child.allocate!(n),
+        () => void this.refresh(),
+      );
+    else this.tasks = new ChildTasks(child.root, child.name);
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), CAPACITY_REFRESH_MS).unref();
     child.lostSignal.addEventListener('abort', () => {
@@ -54,96 +61,30 @@ export class ChildWorker implements Worker {
     if (this.capacity > before) this.changed?.();
   }
 
+  /** While an allocation is held, its CPUs (the partition no longer counts them idle). */
   slots(): number {
-    return this.capacity;
+    return this.held?.size || this.capacity;
   }
 
   free(): number {
-    return this.lost ? 0 : Math.max(0, this.capacity - this.busy);
+    return this.lost ? 0 : Math.max(0, this.slots() - this.busy);
   }
 
   async run(t: TaskRun): Promise<string> {
     this.busy++;
     try {
-      return await this.runOnChild(t);
+      if (this.held) return await this.held.run(t, this.slots());
+      return await this.tasks!.run(t);
     } catch (err) {
-      // A failure of the connection is the worker's loss, not the task's.
-      const e = asFsError(err);
-      if (this.lost || e.code === 'ECONNRESET' || e.code === 'ETIMEDOUT') throw new Error(this.lost ?? e.message);
-      return `fail: ${e.message}`;
+      return taskEnd(err, this.lost);
     } finally {
       this.busy--;
       this.changed?.();
     }
   }
 
-  private async runOnChild(t: TaskRun): Promise<string> {
-    const root = this.child.root;
-    const clone = await openAt(root, 'clone', true);
-    let dir: Node | undefined;
-    const kill = () => void clone.write(Buffer.from('kill\n'), 0).catch(() => undefined);
-    try {
-      const id = (await clone.read(0, 32)).toString().trim();
-      dir = await root.walk!(id);
-      if (!dir) throw new FsError('EIO', `${this.name}: session ${id} vanished`);
-      const env = Object.entries(t.env)
-        .map(([k, v]) => `${k}=${v}\n`)
-        .join('');
-      const envFile = await openAt(dir, 'env', true);
-      await envFile.write(Buffer.from(env), 0).finally(() => envFile.close());
-      await clone.write(Buffer.from(`exec ${t.argv.map(quote).join(' ')}\n`), 0);
-      t.signal.addEventListener('abort', kill, { once: true });
-      // All three at once: each ends when the process does.
-      const [wait] = await Promise.all([
-        copyOut(dir, 'wait'),
-        copyOut(dir, 'stdout', t.outPath),
-        copyOut(dir, 'stderr', t.errPath),
-      ]);
-      const words = tokenize(wait.toString().split('\n')[0]!);
-      return words[4] ?? '';
-    } finally {
-      t.signal.removeEventListener('abort', kill);
-      // Removed while the clone handle still holds it: once that closes, its number may go to the next task.
-      await dir?.remove?.().catch(() => undefined);
-      await clone.close().catch(() => undefined);
-    }
-  }
-
   async close(): Promise<void> {
     clearInterval(this.timer);
+    await Promise.all([this.held?.release(), this.tasks?.close()]);
   }
-}
-
-async function openAt(dir: Node, name: string, write: boolean): Promise<OpenFile> {
-  const node = await dir.walk!(name);
-  if (!node?.open) throw new FsError('EIO', `no ${name} file`);
-  return node.open({ read: true, write });
-}
-
-/** Reads a file to its end: into `path` when given (nothing made for no bytes), else returned. */
-async function copyOut(dir: Node, name: string, path?: string): Promise<Buffer> {
-  const node = await dir.walk!(name);
-  if (!node?.open) throw new FsError('EIO', `no ${name} file`);
-  const file = await node.open({ read: true, write: false });
-  const parts: Buffer[] = [];
-  let sink: ReturnType<typeof createWriteStream> | undefined;
-  try {
-    for (let offset = 0; ; ) {
-      const data = await file.read(offset, 64 * 1024);
-      if (data.length === 0) break;
-      offset += data.length;
-      if (!path) parts.push(data);
-      else {
-        sink ??= createWriteStream(path);
-        if (!sink.write(data)) await once(sink, 'drain');
-      }
-    }
-  } finally {
-    void file.close();
-    if (sink) {
-      sink.end();
-      await once(sink, 'close');
-    }
-  }
-  return Buffer.concat(parts);
 }

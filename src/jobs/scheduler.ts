@@ -19,7 +19,7 @@ import { Journal, type JournalRecord } from './journal.js';
 import { LocalWorker } from './local-worker.js';
 import { applySetting } from './settings.js';
 import { pickJob } from './queue.js';
-import type { Worker } from './worker.js';
+import type { OutputEnds, TaskRun, Worker } from './worker.js';
 
 const log = createDebug('taskfs:jobs');
 
@@ -279,7 +279,7 @@ export class Scheduler {
     void this.journal
       .append(['run', job.id, task.id, worker.name, task.tries, task.startMs])
       .catch((err) => (job.lastError = asFsError(err).message));
-    const outcome = worker.run({
+    const run: TaskRun = {
       job: job.id,
       task: task.id,
       try: task.tries,
@@ -288,14 +288,20 @@ export class Scheduler {
       outPath: job.outPath(task.id),
       errPath: job.errPath(task.id),
       signal: r.abort.signal,
-    });
-    outcome.then(
-      (status) => this.ended(task, r, status, undefined),
+    };
+    worker.run(run).then(
+      (status) => this.ended(task, r, status, undefined, run.ends),
       (err) => this.ended(task, r, '', asFsError(err).message),
     );
   }
 
-  private async ended(task: Task, r: Running, status: string, lost: string | undefined): Promise<void> {
+  private async ended(
+    task: Task,
+    r: Running,
+    status: string,
+    lost: string | undefined,
+    ends?: OutputEnds,
+  ): Promise<void> {
     clearTimeout(r.timer);
     this.busy.set(r.worker, this.busyOf(r.worker) - 1);
     if (this.stopping) return; // the node stops: the journal says the task runs again
@@ -313,7 +319,7 @@ export class Scheduler {
     }
     if (next === 'Cancelled' && status === '') status = 'killed';
     try {
-      const out = next === 'Queued' ? undefined : await outputEnds(job, task.id);
+      const out = next === 'Queued' ? undefined : (ends ?? (await outputEnds(job, task.id)));
       if (job.wiped) {
         this.running.delete(task);
         job.running--;
@@ -407,12 +413,6 @@ export class Scheduler {
     await this.compacting;
     await this.journal.close();
   }
-}
-
-/** Length and last byte of a task's out and errout files. */
-export interface OutputEnds {
-  out: [number, number | undefined];
-  err: [number, number | undefined];
 }
 
 async function outputEnds(job: Job, id: number): Promise<OutputEnds> {

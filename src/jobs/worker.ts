@@ -21,6 +21,17 @@ export interface TaskRun {
   errPath: string;
   /** Aborts on cancel, timeout, or the task's job being wiped: kill the task. */
   signal: AbortSignal;
+  /**
+   * Set by a worker that wrote outPath and errPath itself as it ran: their
+   * lengths and last bytes, which the scheduler then need not read back.
+   */
+  ends?: OutputEnds;
+}
+
+/** Length and last byte of a task's out and errout files. */
+export interface OutputEnds {
+  out: [number, number | undefined];
+  err: [number, number | undefined];
 }
 
 export interface Worker {

@@ -69,6 +69,8 @@ export class Mux {
   private nextTag = 0;
   private readonly framer: Framer;
   private lastHeard = Date.now();
+  /** When keepalive last ran: a check that comes late means this process stalled, not the server. */
+  private lastCheck = Date.now();
   private pinging = false;
   private failure: FsError | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -231,6 +233,12 @@ export class Mux {
 
   private keepalive(timeoutMs: number): void {
     const now = Date.now();
+    // A check that comes late: this process (or the whole machine, server
+    // too) stalled. The server gets one more interval to answer what it
+    // could not read meanwhile before it is judged.
+    const late = now - this.lastCheck > timeoutMs / 2;
+    this.lastCheck = now;
+    if (late) return;
     const silent = now - this.lastHeard;
     if (silent >= timeoutMs) {
       for (const c of this.calls.values()) {

@@ -24,4 +24,24 @@ export interface LeafSource {
   close(): Promise<void>;
   /** Its line in the node's `ns`: "mount ADDR NAME". */
   mountLine(): string;
+  /**
+   * Only a source whose own root runs nothing (a Slurm partition): hosts
+   * held for jobs, `tasks` CPUs in all, each a node whose clone runs a
+   * task, until released (README "Jobs: where tasks run").
+   */
+  allocate?(tasks: number): Promise<Allocation>;
+}
+
+/** Hosts a source lent for jobs: tasks run through each host's clone, up to its slots. */
+export interface Allocation {
+  readonly hosts: readonly AllocatedNode[];
+  /** Aborted when a host's channel is lost: the allocation is of no more use. */
+  readonly lostSignal: AbortSignal;
+  release(): Promise<void>;
+}
+
+export interface AllocatedNode {
+  readonly name: string;
+  readonly root: Node;
+  readonly slots: number;
 }

@@ -6,12 +6,11 @@
  * allocated host, whose stdio is the 9P channel to that host.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Duplex } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import createDebug from 'debug';
 import { FsError } from '../ns/errors.js';
 import { ChildNode } from '../nodes/child-node.js';
 import { parseTasksPerNode, runSlurm, slurmComplaint } from './slurm-commands.js';
+import { earlyExitError, StdioChannel, type EarlyExit } from './stdio-channel.js';
 
 const log = createDebug('taskfs:slurm');
 
@@ -22,13 +21,12 @@ export interface SlurmSettings {
   options: string[];
   /** --slurm-taskfs: the taskfs command on the allocated hosts. */
   taskfs: string;
+  /** The version the hosts' taskfs must be: this one's. */
+  version: string;
 }
 
 /** Silence from a host's serve for this long means it is gone: srun and a node start take a while. */
 const HOST_TIMEOUT_MS = 15_000;
-
-/** How long srun may take to say why a host's channel closed. */
-const SRUN_EXIT_MS = 5000;
 
 /** How long salloc, scancel'ed, may take to go before it is killed. */
 const SALLOC_EXIT_MS = 10_000;
@@ -49,8 +47,8 @@ export interface AllocatedHost {
 
 export class SlurmAllocation {
   private ending?: Promise<void>;
-  /** The serve of each host, once started. */
-  private readonly serves = new Set<ChildProcess>();
+  /** The channel to each host's serve, once started. */
+  private readonly serves = new Set<StdioChannel>();
 
   private constructor(
     readonly jobId: string,
@@ -127,36 +125,38 @@ export class SlurmAllocation {
   /**
    * A child node on `host`: `taskfs serve --stdio` started inside the
    * allocation by srun (a step that overlaps the others, given the host's
-   * CPUs), spoken to over srun's stdin and stdout.
+   * CPUs), spoken to over srun's stdin and stdout once its ready line says
+   * it is this taskfs's version.
    */
   async connectHost(host: AllocatedHost, name: string): Promise<ChildNode> {
-    const { taskfs, options } = this.settings;
-    const args = [
-      ...['--jobid', this.jobId, '-w', host.name, '-N1', '-n1', `--cpus-per-task=${host.tasks}`],
+    const { taskfs, options, version } = this.settings;
+    const argv = [
+      ...['srun', '--jobid', this.jobId, '-w', host.name, '-N1', '-n1', `--cpus-per-task=${host.tasks}`],
       ...['--overlap', '--unbuffered', '--quiet', ...options],
       ...[taskfs, 'serve', '--stdio', '--slots', String(host.tasks), '--name', host.name],
     ];
-    log('srun %o', args);
-    const srun = spawn('srun', args, { stdio: 'pipe', detached: true });
-    this.serves.add(srun);
-    let stderr = '';
-    srun.stderr.setEncoding('utf8');
-    srun.stderr.on('data', (c: string) => (stderr = (stderr + c).slice(-4096)));
-    const stream = Duplex.from({ readable: srun.stdout, writable: srun.stdin });
-    stream.on('error', () => stream.destroy());
-    const exited = new Promise<string>((r) =>
-      srun.on('close', (code, signal) => r(slurmComplaint('srun', stderr) || `srun exited ${code ?? signal}`)),
-    );
-    srun.on('error', () => undefined); // reported by close, with the reason
+    log('%o', argv);
+    let started: Awaited<ReturnType<typeof StdioChannel.start>>;
     try {
-      const addr = `slurm!${this.settings.partition}!${this.jobId}!${host.name}`;
-      return await ChildNode.overStream(name, addr, stream, { timeoutMs: HOST_TIMEOUT_MS });
+      started = await StdioChannel.start(argv, { label: name, readyTimeoutMs: HOST_TIMEOUT_MS });
     } catch (err) {
-      // The channel ends because srun did: srun's own words say why.
-      const why = await Promise.race([exited, delay(SRUN_EXIT_MS, undefined, { ref: false })]);
-      srun.kill('SIGKILL');
-      throw why ? new FsError('EIO', `slurm: ${host.name}: ${why}`) : err;
+      // srun's own words say why the serve never came up.
+      throw earlyExitError(err, (e) => new FsError('EIO', `slurm: ${host.name}: ${srunReason(e)}`));
     }
+    const { channel } = started;
+    this.serves.add(channel);
+    if (started.version !== version) {
+      await channel.close();
+      throw new FsError(
+        'EIO',
+        `slurm: ${host.name}: taskfs there is version ${started.version}, here ${version}: install the same version on both`,
+      );
+    }
+    const stream = channel.stream((line, code, signal) =>
+      [`srun ${signal ? `killed by ${signal}` : `exited ${code}`}`, line].filter(Boolean).join(': '),
+    );
+    const addr = `slurm!${this.settings.partition}!${this.jobId}!${host.name}`;
+    return ChildNode.overStream(name, addr, stream, { timeoutMs: HOST_TIMEOUT_MS });
   }
 
   /**
@@ -166,13 +166,20 @@ export class SlurmAllocation {
   end(): Promise<void> {
     return (this.ending ??= (async () => {
       log('job %s: ending', this.jobId);
-      for (const srun of this.serves) srun.stdin?.end();
+      const serves = [...this.serves].map((c) => c.close());
       this.salloc.stdin?.end();
       await runSlurm('scancel', [this.jobId]).catch((err: Error) => log('scancel %s: %s', this.jobId, err.message));
       const t = setTimeout(() => this.salloc.kill('SIGKILL'), SALLOC_EXIT_MS);
       await this.sallocExit;
       clearTimeout(t);
-      for (const srun of this.serves) if (srun.exitCode === null && srun.signalCode === null) srun.kill('SIGKILL');
+      await Promise.all(serves);
     })());
   }
+}
+
+/** Why srun ended before its serve was ready. */
+function srunReason(e: EarlyExit): string {
+  if (e.spawnError) return "srun is not installed here (Slurm's client commands are needed)";
+  if (e.timedOut) return `no taskfs node within ${HOST_TIMEOUT_MS / 1000} s`;
+  return slurmComplaint('srun', e.stderr) || `srun exited ${e.code ?? e.signal}`;
 }

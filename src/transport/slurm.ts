@@ -13,7 +13,7 @@ import { SyntheticDir, SyntheticFile, renamed } from '../ns/synthetic.js';
 import type { Node } from '../ns/types.js';
 import type { ChildNode } from '../nodes/child-node.js';
 import { formatCapacity, sumCapacity, type CapacityLine } from '../nodes/distribute.js';
-import type { LeafSource } from '../nodes/leaf-source.js';
+import type { Allocation, LeafSource } from '../nodes/leaf-source.js';
 import type { BoundSession } from '../nodes/bound-session.js';
 import { TaskNode } from '../taskfs/node.js';
 import { quote } from '../ns/quote.js';
@@ -92,8 +92,46 @@ export class SlurmPartition implements LeafSource {
    * allocation has one host, else a session spanning the hosts.
    */
   async reserve(share: number, os: string, machine: string): Promise<BoundSession> {
+    const held = await this.hold(share);
+    try {
+      const bound =
+        held.hosts.length === 1
+          ? await held.hosts[0]!.reserve(share, os, machine)
+          : await spanHosts(held.hosts, share, os, machine, held.allocation.jobId);
+      log('%s: job %s holds %d leaves', this.name, held.allocation.jobId, share);
+      return {
+        ...bound,
+        release: async () => {
+          await bound.release().catch(() => undefined);
+          await this.end(held);
+        },
+      };
+    } catch (err) {
+      await this.end(held);
+      throw err;
+    }
+  }
+
+  /**
+   * For jobs: an allocation of `tasks` CPUs whose hosts' nodes run tasks
+   * through their own clones, each up to its share of the tasks.
+   */
+  async allocate(tasks: number): Promise<Allocation> {
+    const held = await this.hold(tasks);
+    const lost = new AbortController();
+    for (const h of held.hosts) h.lostSignal.addEventListener('abort', () => lost.abort(), { once: true });
+    log('%s: job %s lent to jobs', this.name, held.allocation.jobId);
+    return {
+      hosts: held.hosts.map((h, i) => ({ name: h.name, root: h.root, slots: held.allocation.hosts[i]!.tasks })),
+      lostSignal: lost.signal,
+      release: () => this.end(held),
+    };
+  }
+
+  /** An allocation of `tasks` tasks with a serve started on each of its hosts, in host order. */
+  private async hold(tasks: number): Promise<Held> {
     if (this.closingCtl.signal.aborted) throw new FsError('EIO', `${this.name}: stopping`);
-    const allocation = await SlurmAllocation.request(this.settings, share, JOB_NAME, this.closingCtl.signal);
+    const allocation = await SlurmAllocation.request(this.settings, tasks, JOB_NAME, this.closingCtl.signal);
     const held: Held = { allocation, hosts: [] };
     this.held.add(held);
     this.known = undefined;
@@ -105,18 +143,7 @@ export class SlurmPartition implements LeafSource {
       held.hosts = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      const bound =
-        held.hosts.length === 1
-          ? await held.hosts[0]!.reserve(share, os, machine)
-          : await spanHosts(held.hosts, share, os, machine, allocation.jobId);
-      log('%s: job %s holds %d leaves', this.name, allocation.jobId, share);
-      return {
-        ...bound,
-        release: async () => {
-          await bound.release().catch(() => undefined);
-          await this.end(held);
-        },
-      };
+      return held;
     } catch (err) {
       await this.end(held);
       throw err;

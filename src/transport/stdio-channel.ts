@@ -1,6 +1,6 @@
 /**
  * A child node reached through a program that ends in `taskfs serve
- * --stdio` on the other side (ssh; srun could use it too): the program is
+ * --stdio` on the other side (ssh, srun): the program is
  * started, the remote node's ready line awaited on its stderr (with the
  * remote's version in it), and its stdin and stdout become the 9P stream.
  * Before the ready line, the program's exit is a failure whose reason is
@@ -28,6 +28,8 @@ export interface EarlyExit {
   signal: NodeJS.Signals | null;
   /** The last non-empty line it wrote on stderr, if any. */
   lastLine: string;
+  /** The tail of what it wrote on stderr (srun's reasons take several lines). */
+  stderr: string;
   /** It was not ready in time (and was killed). */
   timedOut: boolean;
   /** It could not be started at all (ENOENT ...). */
@@ -102,7 +104,14 @@ export class StdioChannel {
       void channel.exited.then(() => {
         clearTimeout(timer);
         const { exitCode: code, signalCode: signal } = proc;
-        reject({ code, signal, lastLine: channel.lastLine(), timedOut, spawnError } satisfies EarlyExit);
+        reject({
+          code,
+          signal,
+          lastLine: channel.lastLine(),
+          stderr: channel.stderrTail,
+          timedOut,
+          spawnError,
+        } satisfies EarlyExit);
       });
     });
     return { channel, version };

@@ -5,7 +5,7 @@
  * it is held and that `wipe` ends, Slurm's refusals as the `err` text, and
  * no allocation outliving a daemon killed outright.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,57 @@ describe.skipIf(fuseMissing)('--slurm PARTITION', () => {
       /no partition nosuch \(sinfo knows: debug\)/,
     );
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs a job in one allocation held while tasks come, given back when idle or cancelled', async () => {
+    const d = await mount();
+    const sh2 = (script: string) => sh(script, { cwd: d.mnt, env });
+    await until(async () => /^slurm-debug Up 2 0 /m.test((await sh2('cat jobs/nodes')).stdout), 10_000);
+    const tasks = join(state, 'tasks');
+    await writeFile(tasks, "sh -c 'echo $TASKFS_TASK $SLURM_JOB_ID $SLURMD_NODENAME'\n".repeat(6));
+    const done = await sh2(
+      `n=$(cat jobs/clone) && echo $n && cat ${tasks} > jobs/$n/tasks && echo close > jobs/$n/ctl && cat jobs/$n/wait >/dev/null && cat jobs/$n/status && cat jobs/$n/stdout`,
+    );
+    expect(done.stderr).toBe('');
+    const [job, ...lines] = done.stdout.trim().split('\n');
+    expect(lines.slice(0, 6)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `${i} Done slurm-debug 1 ''`));
+    const outs = lines.slice(6).map((l) => l.split(' '));
+    expect(outs.map((w) => Number(w[0])).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    // Every task ran in the same allocation, on both of its hosts.
+    expect(new Set(outs.map((w) => w[1])).size).toBe(1);
+    expect(new Set(outs.map((w) => w[2]))).toEqual(new Set(['n1', 'n2']));
+    expect((await sh2(`cat jobs/status`)).stdout).toMatch(new RegExp(`^${job} Complete 0 0 0 6 0 `, 'm'));
+    // Idle, the allocation is given back.
+    await until(async () => (await queue()) === '', 15_000, 250);
+
+    // Cancel kills the running tasks and ends the allocation.
+    const marker = `300.${process.pid}`;
+    const started = await sh2(
+      `n=$(cat jobs/clone) && echo $n && printf 'sleep ${marker}\n%.0s' 1 2 3 > jobs/$n/tasks && echo close > jobs/$n/ctl`,
+    );
+    const cancelled = started.stdout.trim();
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 2, 15_000, 250);
+    expect(await queue()).toMatch(/^\d+ taskfs RUNNING$/);
+    expect((await sh2(`echo cancel > jobs/${cancelled}/ctl`)).code).toBe(0);
+    await until(async () => (await queue()) === '', 15_000, 250);
+    await until(async () => (await pidsMatching(`^sleep ${marker}$`)).length === 0, 15_000, 250);
+    expect((await sh2('cat nodes/slurm-debug/allocations')).stdout).toBe('');
+    expect((await sh2(`cat jobs/status`)).stdout).toMatch(new RegExp(`^${cancelled} Cancelled `, 'm'));
+    await d.stop();
+  });
+
+  it('refuses a host whose taskfs is another version', async () => {
+    const fake = join(state, 'old-taskfs');
+    await writeFile(
+      fake,
+      '#!/bin/sh\necho "taskfs: node n serving stdin/stdout (1 slots, workdir /tmp, taskfs 0.0.0-old)" >&2\nexec cat >/dev/null\n',
+      { mode: 0o755 },
+    );
+    const d = await startMount(['--slurm', 'debug', '--slurm-taskfs', fake, '--slots', '0'], { env });
+    const r = await sh(`n=$(cat clone) && (echo 'res 1' > $n/ctl; cat $n/err)`, { cwd: d.mnt, env });
+    expect(r.stdout).toMatch(/^slurm: n[12]: taskfs there is version 0\.0\.0-old, here \S+: install the same version/);
+    await until(async () => (await queue()) === '', 15_000, 250);
+    await d.stop();
   });
 
   it('leaves no job in squeue when the daemon is killed outright', async () => {

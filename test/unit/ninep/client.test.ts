@@ -286,6 +286,19 @@ describe('keepalive (timeoutMs)', () => {
     expect((await c.closed)?.message).toMatch(/no answer/);
   });
 
+  it('does not take its own stall for a silent server', { timeout: 5000 }, async () => {
+    const l = await serve('tcp!127.0.0.1!0');
+    const c = await dial(l.address, { timeoutMs: 200 });
+    const stat = c.root.stat();
+    // This event loop is stuck for longer than the timeout with a request in
+    // flight (a loaded machine): when it runs again, the keepalive timer
+    // comes before the answer is read, and must not call the server silent.
+    const until = Date.now() + 500;
+    while (Date.now() < until);
+    expect((await stat).name).toBe('/');
+    expect((await c.root.stat()).name).toBe('/');
+  });
+
   it('fails connect when the server never answers Tversion', { timeout: 5000 }, async () => {
     const s = await silentServer();
     cleanups.push(() => s.close());

@@ -220,6 +220,9 @@ export function takeLock(path: string): void {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
+      // Already ours (freeWorkdir took it at start): removing it to take it again let a node starting
+      // beside us slip in between, and two nodes share a workdir.
+      if (lockPid(path) === process.pid) return;
       const pid = lockHolder(path);
       if (pid !== undefined) {
         throw new FsError(
@@ -235,13 +238,17 @@ export function takeLock(path: string): void {
   throw new FsError('EBUSY', `jobs journal lock ${path}: cannot take it`);
 }
 
-/** The pid of the live node (not this one) holding the lock file at `path`, if any. */
-function lockHolder(path: string): number | undefined {
-  let pid: number;
+/** The pid written in the lock file at `path`; undefined when it cannot be read. */
+function lockPid(path: string): number | undefined {
   try {
-    pid = Number(readFileSync(path, 'utf8').trim());
+    return Number(readFileSync(path, 'utf8').trim());
   } catch {
     return undefined;
   }
-  return pid > 0 && pid !== process.pid && isAlive(pid) ? pid : undefined;
+}
+
+/** The pid of the live node (not this one) holding the lock file at `path`, if any. */
+function lockHolder(path: string): number | undefined {
+  const pid = lockPid(path);
+  return pid !== undefined && pid > 0 && pid !== process.pid && isAlive(pid) ? pid : undefined;
 }

@@ -96,9 +96,13 @@ describe('Journal', () => {
     // first free workdir (dist/cli/jobs.js, built by scripts/build) and
     // stays alive, holding it, until its stdin closes.
     const base = join(await dir(), 'w');
-    const jobs = JSON.stringify(join(resolve(import.meta.dirname, '../../..'), 'dist/cli/jobs.js'));
-    const script = `const { freeWorkdir } = await import(${jobs});
-      console.log(freeWorkdir(${JSON.stringify(base)}));
+    // Then, as a node does, the journal there opens, taking the lock it holds again.
+    const dist = join(resolve(import.meta.dirname, '../../..'), 'dist');
+    const script = `const { freeWorkdir } = await import(${JSON.stringify(join(dist, 'cli/jobs.js'))});
+      const { Journal } = await import(${JSON.stringify(join(dist, 'jobs/journal.js'))});
+      const dir = freeWorkdir(${JSON.stringify(base)});
+      await Journal.open(dir + '/jobs', () => undefined);
+      console.log(dir);
       process.stdin.resume();`;
     const nodes = Array.from({ length: 12 }, () =>
       spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] }),

@@ -1,16 +1,22 @@
-/** A job's `wait` log: lines kept in memory as they are appended (segment-log.ts). */
+/**
+ * A job's `wait` log: lines kept in memory as they are appended (segment-log.ts).
+ * Lines are kept as strings, not Buffers: a small Buffer is a slice of an
+ * 8 KiB pool slab and keeps the whole slab alive, so 10,000 queued tasks'
+ * lines pinned over 50 MB (README "Performance").
+ */
 import { SegmentLog } from './segment-log.js';
 
 export class TextLog extends SegmentLog {
-  private readonly chunks: Buffer[] = [];
+  private readonly lines: string[] = [];
 
   append(text: string): void {
-    const b = Buffer.from(text);
-    this.chunks.push(b);
-    this.grow(b.length);
+    this.lines.push(text);
+    this.grow(Buffer.byteLength(text));
   }
 
   protected override copy(index: number, at: number, target: Buffer): number {
-    return this.chunks[index]!.copy(target, 0, at);
+    const line = this.lines[index]!;
+    if (at === 0 && line.length === Buffer.byteLength(line)) return target.write(line, 'latin1');
+    return Buffer.from(line).copy(target, 0, at);
   }
 }

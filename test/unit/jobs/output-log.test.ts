@@ -7,11 +7,11 @@ import { OutputLog } from '../../../src/jobs/output-log.js';
 import { TextLog } from '../../../src/jobs/text-log.js';
 
 async function readAll(log: { read(o: number, n: number): Promise<Buffer> }, step: number): Promise<string> {
-  let text = '';
+  const parts: Buffer[] = [];
   for (let o = 0; ; ) {
     const b = await log.read(o, step);
-    if (b.length === 0) return text;
-    text += b.toString();
+    if (b.length === 0) return Buffer.concat(parts).toString();
+    parts.push(b);
     o += b.length;
   }
 }
@@ -52,5 +52,14 @@ describe('TextLog', () => {
     log.append("1 n 1 2 ''\n");
     log.end();
     for (const step of [1, 4, 100]) expect(await readAll(log, step)).toBe("0 n 1 2 ''\n1 n 1 2 ''\n");
+  });
+
+  it('counts bytes, not characters, in lines that are not ASCII', async () => {
+    const log = new TextLog();
+    const lines = ["0 n 1 2 'é'\n", '1 ñodo 1 2 \'\'\n', "2 n 1 2 '日本'\n"];
+    for (const line of lines) log.append(line);
+    log.end();
+    expect(log.length).toBe(Buffer.byteLength(lines.join('')));
+    for (const step of [1, 2, 3, 7, 100]) expect(await readAll(log, step)).toBe(lines.join(''));
   });
 });

@@ -50,9 +50,18 @@ void start_leaf(unsigned long id, const char *nice, const char *dir, char *const
         goto fail;
     if (nonblocking(in[1]) < 0 || nonblocking(out[0][0]) < 0 || nonblocking(out[1][0]) < 0)
         goto fail;
-    pid_t pid = fork();
-    if (pid < 0)
-        goto fail;
+    /* vfork: the child borrows our memory until it execs, so no page tables
+     * are copied and no page is faulted back in; 256 `true`s take 0.55 s of
+     * this machine instead of fork's 0.9 s (README "Performance"). Until the
+     * exec the child must not touch what we own: our signal handlers would
+     * run on our memory, so every signal stays blocked across the vfork and
+     * the child restores defaults before unblocking; the one global it
+     * writes, environ, is put back below. */
+    sigset_t all, mask;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &mask);
+    char **our_environ = environ;
+    pid_t pid = vfork();
     if (pid == 0) {
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);   /* the leader dies with us; its group is the daemon's to end */
@@ -76,7 +85,13 @@ void start_leaf(unsigned long id, const char *nice, const char *dir, char *const
         execvp(argv[0], argv);
         child_fail(ep[1], 1);
     }
-    setpgid(pid, pid);   /* also in the child: whichever runs first wins the race */
+    int vfork_errno = errno;
+    environ = our_environ;
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+    if (pid < 0) {
+        errno = vfork_errno;
+        goto fail;
+    }
     close(ep[1]);
     close(in[0]);
     close(out[0][1]);

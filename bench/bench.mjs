@@ -988,7 +988,22 @@ async function main() {
   if (has('tree') || memOnly('tree')) await launchSection('tree', memOnly('tree'));
   if (has('throughput') || memOnly('throughput')) await throughputSection(memOnly('throughput'));
   // The newer sections take bench.mjs's helpers as one object.
-  const helpers = { startTaskfs, stopChild, timeSh, quiet, median, target, log, peakRss, results, cfg, opt, MiB, RUN };
+  const helpers = {
+    startTaskfs,
+    stopChild,
+    timeSh,
+    quiet,
+    median,
+    target,
+    log,
+    peakRss,
+    results,
+    cfg,
+    opt,
+    MiB,
+    RUN,
+    writeFileSync,
+  };
   if (has('stream')) await streamSection(helpers);
   if (has('scale')) await scaleSection({ ...helpers, ROOT, RESULTS_DIR, full });
   if (has('meta')) await metaSection();

@@ -95,7 +95,12 @@ async function outputCase(b, levels, size) {
  */
 const stdinWriters = [
   { name: 'cat', label: 'cat FILE', bytesPerWrite: 128 * 1024, cmd: (b, size) => `cat ${b.RUN}/stdin-data-${size}` },
-  { name: 'head -c', label: 'head -c SIZE /dev/zero', bytesPerWrite: 4096, cmd: (_b, size) => `head -c ${size} /dev/zero` },
+  {
+    name: 'head -c',
+    label: 'head -c SIZE /dev/zero',
+    bytesPerWrite: 4096,
+    cmd: (_b, size) => `head -c ${size} /dev/zero`,
+  },
 ];
 
 async function stdinCase(b, size) {

@@ -12,6 +12,7 @@ import { type Daemon, pidsMatching, run, sh, startMount, stopAll, taskfsBin, unt
 import { type BadCommand, expectOneLineFailures } from '../helpers/bad-commands.js';
 import { fuseMissing } from '../helpers/fuse.js';
 import { requirePrograms } from '../helpers/programs.js';
+import { saveScreen } from '../helpers/screens.js';
 
 const tag = `${process.pid}${Date.now() % 100000}`;
 const tmux = `tmux -L taskfs-cli-${tag} -f /dev/null`;
@@ -69,6 +70,7 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
         const s = await run(`${tmux} capture-pane -p`);
         return /3\/3 done, .* in \d+s$/m.test(s) && s; // the final line: every output is above it
       }, 30_000);
+      saveScreen('submit-wait.txt', screen);
       const lines = screen.split('\n').filter(Boolean);
       expect(lines[0]).toMatch(/^taskfs submit: job \d+, 3 tasks$/);
       expect(lines.slice(1, 4).sort()).toEqual(['one', 'three', 'two']);
@@ -102,6 +104,7 @@ describe.skipIf(fuseMissing)('submit, jobs, nodes and top', () => {
         const s = await run(`${tmux} capture-pane -p`);
         return /Execute 2/.test(s) && s;
       });
+      saveScreen('top.txt', screen);
       expect(screen).toMatch(/^taskfs top {2}\S+ {2}\d\d:\d\d:\d\d {2}\(q quits\)$/m);
       expect(screen).toMatch(new RegExp(`^ {2}cli${tag}\\s+Up\\s+2\\s`, 'm'));
       expect(screen).toMatch(/^ {2}\s*\d+\s+2\s+Execute 2\s+sleep$/m);

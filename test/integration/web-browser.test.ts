@@ -2,8 +2,8 @@
  * The web monitor in a real headless Chromium (README "Web monitor"): the
  * page shows a session's two running leaves and a stopped job by name;
  * clicking start makes the job's tasks run and the page shows them done
- * without a reload; the plots draw. The test saves the README's
- * screenshot, docs/web-monitor.png.
+ * without a reload; the plots draw. The test keeps its screenshot in
+ * test-results/screens/web-monitor.png, the README's picture.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestBrowser, launchChromium } from '../helpers/browser.js';
-import { type Daemon, repo, run, startMount, startServe, stopAll } from '../helpers/daemon.js';
+import { type Daemon, run, startMount, startServe, stopAll } from '../helpers/daemon.js';
 import { fuseMissing } from '../helpers/fuse.js';
+import { screenPath } from '../helpers/screens.js';
 import { http, webUrl } from '../helpers/web.js';
 
 let browser: TestBrowser | undefined;
@@ -113,7 +114,7 @@ describe.skipIf(fuseMissing)('the web monitor in Chromium', () => {
       .toMatch(/Complete Closed Complete/);
     await expect.poll(() => page.locator('tr[data-job] .meter').nth(1).textContent()).toMatch(/^([1-9]\d*) \/ 40/);
     await page.mouse.move(0, 0);
-    await page.screenshot({ path: join(repo, 'docs/web-monitor.png'), fullPage: true });
+    await page.screenshot({ path: screenPath('web-monitor.png'), fullPage: true });
   });
 
   it('with --key, the page asks for the key and then shows the node', async () => {

@@ -173,6 +173,25 @@ describe('LeafProcess', () => {
     expect(await text(out)).toBe(`bar baz\n${dir}\n7\n`);
   });
 
+  it("searches the leaf's own PATH, and the next leaf its own (the process server's is put back)", async () => {
+    const bin = mkdtempSync(join(dir, 'bin-'));
+    writeFileSync(join(bin, 'only-here-xyz'), '#!/bin/sh\necho found in $0\n');
+    chmodSync(join(bin, 'only-here-xyz'), 0o755);
+    const { p, out } = await run(['only-here-xyz'], { env: { PATH: `${bin}:/usr/bin:/bin` } });
+    await p.exited;
+    expect(await text(out)).toBe(`found in ${bin}/only-here-xyz\n`);
+    await expect(run(['only-here-xyz'])).rejects.toMatchObject({ code: 'ENOENT' });
+    const again = await run(['sh', '-c', 'echo "$PATH"']);
+    await again.p.exited;
+    expect(await text(again.out)).toBe(`${process.env.PATH ?? '/usr/bin:/bin'}\n`);
+  });
+
+  it('starts a leaf with no signal blocked or ignored (the server blocks all of them around its vfork)', async () => {
+    const { p, out } = await run(['grep', '-E', '^Sig(Blk|Ign)', '/proc/self/status']);
+    await p.exited;
+    expect(await text(out)).toBe('SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
   it('rejects ENOENT for a missing program and ends the spools', async () => {
     const out = spool();
     const err = spool();

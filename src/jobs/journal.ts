@@ -72,6 +72,16 @@ export function encodeRecord(words: JournalRecord): Buffer {
 /** The whole records at the start of `data`, and how many bytes they take (the rest is a torn tail). */
 export function decodeRecords(data: Buffer): { records: string[][]; length: number } {
   const records: string[][] = [];
+  const length = scanRecords(data, (words) => records.push(words));
+  return { records, length };
+}
+
+/**
+ * Hands each whole record at the start of `data` to `each` as it is read,
+ * none kept (a restart replays a long history without holding it twice):
+ * how many bytes they take.
+ */
+export function scanRecords(data: Buffer, each: (words: string[]) => void): number {
   let at = 0;
   while (at < data.length) {
     const head = /^(\d{1,9}) (\d{1,10}) /.exec(data.subarray(at, at + 24).toString('latin1'));
@@ -81,14 +91,16 @@ export function decodeRecords(data: Buffer): { records: string[][]; length: numb
     if (end >= data.length || data[end] !== 0x0a) break;
     const payload = data.subarray(start, end);
     if (crc32(payload) !== Number(head[2])) break;
+    let words: string[];
     try {
-      records.push(tokenize(payload.toString()));
+      words = tokenize(payload.toString());
     } catch {
       break;
     }
+    each(words);
     at = end + 1;
   }
-  return { records, length: at };
+  return at;
 }
 
 export class Journal {
@@ -115,15 +127,18 @@ export class Journal {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       data = Buffer.alloc(0);
     }
-    const { records, length } = decodeRecords(data);
-    for (const r of records) replay(r);
+    let count = 0;
+    const length = scanRecords(data, (words) => {
+      count++;
+      replay(words);
+    });
     const fh = await open(path, 'a');
     if (length < data.length) {
       await fh.truncate(length);
       await fh.sync();
     }
     const journal = new Journal(path, fh);
-    journal.appended = records.length;
+    journal.appended = count;
     return journal;
   }
 

@@ -4,9 +4,9 @@
  * Every change goes to the journal first (journal.ts), then to memory,
  * then to readers, so a reader never sees what a crash could take back.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, readdirSync } from 'node:fs';
 import { mkdir, open, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import createDebug from 'debug';
 import { FsError, asFsError } from '../ns/errors.js';
 import type { LeafSource } from '../nodes/leaf-source.js';
@@ -434,6 +434,29 @@ async function fileEnd(path: string): Promise<[number, number | undefined]> {
   }
 }
 
+/** Ends of task output files, each directory listed once (the replay's `finish`). */
+class OutputFiles {
+  private readonly listed = new Map<string, Set<string>>();
+
+  end(path: string): [number, number | undefined] {
+    const dir = dirname(path);
+    let names = this.listed.get(dir);
+    if (!names) {
+      names = new Set(listOrEmpty(dir));
+      this.listed.set(dir, names);
+    }
+    return names.has(basename(path)) ? fileEndSync(path) : [0, undefined];
+  }
+}
+
+function listOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 function fileEndSync(path: string): [number, number | undefined] {
   let fd: number;
   try {
@@ -521,11 +544,15 @@ class Replay {
     }
     // Numbers go on from the highest ever made, wiped ones included.
     s.resume(this.maxId + 1, this.seq);
+    // Most tasks wrote nothing, so had no output file made: a directory is
+    // listed once rather than each missing file tried (an open that fails
+    // costs an exception; 20,000 ended tasks spent 0.7 s of a restart there).
+    const outputs = new OutputFiles();
     for (const e of this.ends) {
       const { job, id } = e.task;
       s.recordEnd(e.task, e.state, e.status, e.start, e.real, {
-        out: fileEndSync(job.outPath(id)),
-        err: fileEndSync(job.errPath(id)),
+        out: outputs.end(job.outPath(id)),
+        err: outputs.end(job.errPath(id)),
       });
     }
     for (const job of this.jobs.values()) {

@@ -988,22 +988,7 @@ async function main() {
   if (has('tree') || memOnly('tree')) await launchSection('tree', memOnly('tree'));
   if (has('throughput') || memOnly('throughput')) await throughputSection(memOnly('throughput'));
   // The newer sections take bench.mjs's helpers as one object.
-  const helpers = {
-    startTaskfs,
-    stopChild,
-    timeSh,
-    quiet,
-    median,
-    target,
-    log,
-    peakRss,
-    results,
-    cfg,
-    opt,
-    MiB,
-    RUN,
-    writeFileSync,
-  };
+  const helpers = { startTaskfs, stopChild, timeSh, quiet, median, target, log, peakRss, results, cfg, opt, MiB, RUN };
   if (has('stream')) await streamSection(helpers);
   if (has('scale')) await scaleSection({ ...helpers, ROOT, RESULTS_DIR, full });
   if (has('meta')) await metaSection();

@@ -15,8 +15,6 @@ export class TextLog extends SegmentLog {
   }
 
   protected override copy(index: number, at: number, target: Buffer): number {
-    const line = this.lines[index]!;
-    if (at === 0 && line.length === Buffer.byteLength(line)) return target.write(line, 'latin1');
-    return Buffer.from(line).copy(target, 0, at);
+    return Buffer.from(this.lines[index]!).copy(target, 0, at);
   }
 }
